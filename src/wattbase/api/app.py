@@ -1,0 +1,60 @@
+"""``create_app``: routes, error handlers and the store's lifespan, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from wattbase import __version__
+from wattbase.api import errors, health, v1
+from wattbase.api.limits import BodyLimit
+from wattbase.config import Settings
+from wattbase.core.demo import ensure_demo
+from wattbase.storage import open_store
+from wattbase.storage.base import Store
+
+DESCRIPTION = """
+wattbase keeps energy time series (meters, sensors, buildings, district heating) and serves
+them through the EnergyView API v1 (`/{domain}/api/v1`, `Authorization: Key <secret>`),
+API v2 (`/api/v2`, Basic `domain:secret`) and an apollo-style device API (`/apollo`, Bearer).
+
+Errors on v1 and v2 share one body: `{"error", "code", "type", "param"}`, where `param`
+names the offending place, e.g. `[0].data[17].ts`. Requests are atomic.
+"""
+
+
+def create_app(
+    settings: Settings | None = None, *, demo: bool = False, store: Store | None = None
+) -> FastAPI:
+    """The ASGI app. The store opens on startup (unless given) and closes on shutdown."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = store is None
+        app.state.store = store if store is not None else open_store(settings)
+        if demo:
+            ensure_demo(app.state.store)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="wattbase",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(v1.router)
+    return app

@@ -1,0 +1,70 @@
+"""Typed dependencies: the store, the settings and the caller of each face."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from wattbase.config import Settings
+from wattbase.core.access import authenticate
+from wattbase.errors import Unauthorized
+from wattbase.model.tenancy import Caller
+from wattbase.storage.base import Store
+
+KEY_CHALLENGE = 'Key realm="wattbase"'
+BASIC_CHALLENGE = 'Basic realm="wattbase"'
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def _credentials(request: Request, scheme: str, challenge: str) -> str:
+    header = request.headers.get("authorization", "")
+    given, _, value = header.partition(" ")
+    if given.lower() != scheme.lower() or not value.strip():
+        raise Unauthorized(f"send 'Authorization: {scheme} ...'", challenge=challenge)
+    return value.strip()
+
+
+def v1_caller(request: Request, domain: str, store: StoreDep) -> Caller:
+    """``Authorization: Key <secret>``, for a key of the domain in the path."""
+    secret = _credentials(request, "Key", KEY_CHALLENGE)
+    try:
+        return authenticate(store, domain, secret)
+    except Unauthorized as exc:
+        raise Unauthorized(exc.message, challenge=KEY_CHALLENGE) from None
+
+
+def v2_caller(request: Request, store: StoreDep) -> Caller:
+    """``Authorization: Basic base64(domain:secret)``."""
+    value = _credentials(request, "Basic", BASIC_CHALLENGE)
+    try:
+        domain, sep, secret = base64.b64decode(value, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        sep = ""
+    if not sep:
+        raise Unauthorized(
+            "Basic credentials must be base64 of domain:secret", challenge=BASIC_CHALLENGE
+        )
+    try:
+        return authenticate(store, domain, secret)
+    except Unauthorized as exc:
+        raise Unauthorized(exc.message, challenge=BASIC_CHALLENGE) from None
+
+
+V1Caller = Annotated[Caller, Depends(v1_caller)]
+V2Caller = Annotated[Caller, Depends(v2_caller)]

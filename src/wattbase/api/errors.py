@@ -1,0 +1,94 @@
+"""One error body for v1 and v2: ``{"error", "code", "type", "param"}``.
+
+Every failure, from the core, from request validation or from routing, ends up here, so
+the shape is pinned in one place (and by ``tests/api/test_error_shape.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from wattbase.errors import RateLimited, Unauthorized, WattbaseError
+
+log = logging.getLogger("wattbase.api")
+HTTP_TYPES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def error_response(
+    status: int,
+    type_: str,
+    message: str,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = {"error": message, "code": status, "type": type_, "param": param}
+    return Response(
+        msgspec.json.encode(body),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+def place(loc: Sequence[int | str]) -> str:
+    """A location as clients write it: ``[0].data[17].ts``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _headers(exc: WattbaseError) -> dict[str, str]:
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": exc.challenge}
+    if isinstance(exc, RateLimited):
+        return {
+            "Retry-After": str(max(1, round(exc.retry_after))),
+            "X-RateLimit-Limit": str(exc.limit),
+        }
+    return {}
+
+
+async def on_wattbase_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, WattbaseError)
+    if exc.status >= 500:
+        log.error("request failed: %s", exc.message)
+    return error_response(exc.status, exc.type, exc.message, exc.param, _headers(exc))
+
+
+async def on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
+    loc = [p for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    param = place(loc) or None
+    message = first.get("msg", "invalid request")
+    return error_response(
+        400, "invalid_request", f"{param}: {message}" if param else message, param
+    )
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    type_ = HTTP_TYPES.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, type_, str(exc.detail), None, dict(exc.headers or {}))
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    # The client gets no trace, no SQL: only that it failed. The log has the rest.
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal_error", "internal error")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(WattbaseError, on_wattbase_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)

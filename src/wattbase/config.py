@@ -1,0 +1,46 @@
+"""One typed Settings object; every field reads from a ``WATTBASE_`` environment variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Server and CLI settings. ``wattbase serve --help`` and the README list them."""
+
+    model_config = SettingsConfigDict(env_prefix="WATTBASE_", extra="ignore", frozen=True)
+
+    host: str = Field("127.0.0.1", description="Address the server listens on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port the server listens on.")
+    data_dir: Path = Field(
+        Path("data"), description="Folder of the embedded store (used when no database URL)."
+    )
+    database_url: str | None = Field(
+        None,
+        description="postgresql://... selects the PostgreSQL backend; unset means embedded.",
+    )
+    max_body_bytes: int = Field(
+        32 * MiB, gt=0, description="Largest request body accepted on the time-series paths (413)."
+    )
+    max_raw_points: int = Field(
+        100_000,
+        gt=0,
+        description="Most raw points in one answer; the rest is offered as a next page.",
+    )
+    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("WATTBASE_DATABASE_URL must start with postgresql://")
+        return value or None
+
+    @property
+    def embedded_path(self) -> Path:
+        return self.data_dir / "wattbase.duckdb"

@@ -1,0 +1,1 @@
+"""The rules: access, the one write engine, the one query engine, units and time."""

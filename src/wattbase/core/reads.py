@@ -1,0 +1,63 @@
+"""The one query engine: raw pages and bucketed aggregates, for every face."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from wattbase.core.buckets import bucket_instants, plan_buckets
+from wattbase.core.clock import zone
+from wattbase.model.points import PointsPage
+from wattbase.model.query import Aggregate, Precision, TimeRange, ValueFilter
+from wattbase.model.things import Series
+from wattbase.storage.base import Session
+
+# A range this long or longer is clamped to the stored data before offsets are computed.
+CLAMP_SPAN = 50 * 366 * 86_400_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ReadSpec:
+    span: TimeRange = TimeRange()
+    precision: Precision | None = None
+    aggregate: Aggregate = Aggregate.AVG
+    tz: ZoneInfo = field(default_factory=lambda: zone("UTC"))
+    values: ValueFilter = ValueFilter()
+    limit: int = 100_000
+    descending: bool = False
+
+
+def _empty() -> PointsPage:
+    return PointsPage(ts=np.empty(0, dtype=np.int64), v=np.empty(0, dtype=np.float64))
+
+
+def read_series(session: Session, series: Series, spec: ReadSpec) -> PointsPage:
+    """Points of one series as ``spec`` asks; a capped raw answer says where to go on."""
+    span = spec.span
+    if spec.precision is None:
+        ts, v = session.read_points(series.sid, span, spec.values, spec.limit + 1, spec.descending)
+        if len(ts) <= spec.limit:
+            return PointsPage(ts=ts, v=v)
+        ts, v = ts[: spec.limit], v[: spec.limit]
+        # Ascending pages go on after the last point; descending ones before it.
+        next_start = int(ts[-1]) + 1 if not spec.descending else int(ts[-1])
+        return PointsPage(ts=ts, v=v, next_start=next_start)
+    if spec.tz.key == "UTC":
+        # No offsets to look up, so no need to know where the data lies.
+        plan = plan_buckets(spec.precision, spec.tz, 0, 0)
+        keys, values = session.aggregate_points(series.sid, span, plan, spec.aggregate, spec.values)
+        return PointsPage(ts=keys, v=values)
+    lo, hi = span.start, None if span.end is None else span.end - 1
+    if lo is None or hi is None or hi - lo >= CLAMP_SPAN:
+        stored = session.point_span(series.sid)
+        if stored is None:
+            return _empty()
+        lo = stored[0] if lo is None else max(lo, stored[0])
+        hi = stored[1] if hi is None else min(hi, stored[1])
+        if lo > hi:
+            return _empty()
+    plan = plan_buckets(spec.precision, spec.tz, lo, hi)
+    keys, values = session.aggregate_points(series.sid, span, plan, spec.aggregate, spec.values)
+    return PointsPage(ts=bucket_instants(plan, keys, spec.tz), v=values)

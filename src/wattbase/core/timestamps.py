@@ -1,0 +1,120 @@
+"""Timestamps in and out: RFC 3339 strings to UTC microseconds, and back, vectorised.
+
+The fast path covers the form nearly every client sends (``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``)
+with numpy's parser; anything else goes through ``datetime.fromisoformat`` one by one.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from wattbase.core.clock import offset_steps, to_micros
+from wattbase.errors import InvalidRequest
+from wattbase.model.points import Micros
+
+NAT = np.iinfo(np.int64).min
+_Z, _T, _SPACE = ord("Z"), ord("T"), ord(" ")
+_MIN_LEN = len("2023-01-01T00:00:00Z")
+
+
+def parse_one(text: str | float, naive_zone: ZoneInfo | None) -> int:
+    """One timestamp: an RFC 3339 string, or a number of seconds since 1970 (UTC)."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        if not np.isfinite(text):
+            raise ValueError("not a finite number of seconds")
+        return round(text * 1_000_000)
+    if not isinstance(text, str):
+        raise ValueError("expected a string")
+    when = datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        if naive_zone is None:
+            raise ValueError("has no UTC offset (add Z or +HH:MM)")
+        when = when.replace(tzinfo=naive_zone)
+    return to_micros(when)
+
+
+def _fast(texts: Sequence[str]) -> Micros | None:
+    """Parse ``...Z`` strings in bulk; None when any string needs the careful path."""
+    try:
+        arr = np.asarray(texts, dtype=np.str_)
+    except (TypeError, ValueError):
+        return None
+    if arr.ndim != 1 or arr.dtype.itemsize // 4 < _MIN_LEN:
+        return None
+    codes = arr.view(np.uint32).reshape(len(arr), -1).copy()
+    lengths = np.char.str_len(arr)
+    rows = np.arange(len(arr))
+    last = lengths - 1
+    if (lengths < _MIN_LEN).any() or (codes[rows, last] != _Z).any():
+        return None
+    sep = codes[:, 10]
+    if ((sep != _T) & (sep != _SPACE)).any():
+        return None
+    codes[rows, last] = 0  # drop the Z: numpy reads the rest as UTC wall-clock time
+    stripped = codes.view(arr.dtype).reshape(len(arr))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            parsed = stripped.astype("datetime64[us]").astype(np.int64)
+        except (ValueError, TypeError, Warning):
+            return None
+    if (parsed == NAT).any():
+        return None
+    return parsed
+
+
+def parse_many(
+    texts: Sequence[str | float],
+    naive_zone: ZoneInfo | None,
+    place: Callable[[int], str],
+) -> Micros:
+    """Parse every timestamp, or raise 400 naming the first bad one by ``place(index)``."""
+    if texts and all(type(t) is str for t in texts):
+        fast = _fast(texts)  # type: ignore[arg-type]
+        if fast is not None:
+            return fast
+    out = np.empty(len(texts), dtype=np.int64)
+    for i, text in enumerate(texts):
+        try:
+            out[i] = parse_one(text, naive_zone)
+        except (ValueError, OverflowError, TypeError) as exc:
+            raise InvalidRequest(
+                f"timestamp {text!r} is not RFC 3339: {exc}", param=place(i)
+            ) from exc
+    return out
+
+
+def format_many(micros: Micros, tz: ZoneInfo) -> list[str]:
+    """RFC 3339 strings on the zone's clock: ``Z`` for UTC, else ``+HH:MM``."""
+    if len(micros) == 0:
+        return []
+    whole_seconds = bool((micros % 1_000_000 == 0).all())
+    unit: Literal["s", "us"] = "s" if whole_seconds else "us"
+    if tz.key == "UTC":
+        utc = np.datetime_as_string(micros.astype("datetime64[us]"), unit=unit)
+        return list(np.char.add(utc, "Z").tolist())
+    steps = offset_steps(tz, int(micros.min()), int(micros.max()))
+    starts = np.array([s for s, _ in steps], dtype=np.int64)
+    offsets = np.array([o for _, o in steps], dtype=np.int64)
+    which = np.searchsorted(starts, micros, side="right") - 1
+    which[which < 0] = 0
+    local = micros + offsets[which]
+    suffixes = np.array([_suffix(int(o)) for o in offsets])[which]
+    text = np.datetime_as_string(local.astype("datetime64[us]"), unit=unit)
+    return list(np.char.add(text, suffixes).tolist())
+
+
+def _suffix(offset_micros: int) -> str:
+    sign = "-" if offset_micros < 0 else "+"
+    minutes = abs(offset_micros) // 60_000_000
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def format_one(micros: int, tz: ZoneInfo) -> str:
+    return format_many(np.array([micros], dtype=np.int64), tz)[0]

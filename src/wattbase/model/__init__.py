@@ -1,0 +1,1 @@
+"""Plain typed objects shared by every layer."""

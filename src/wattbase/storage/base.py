@@ -1,0 +1,97 @@
+"""The storage contract every backend implements.
+
+A ``Store`` hands out ``Session`` objects. ``read()`` gives a session for reads only;
+``write()`` gives one transaction: everything done in it commits together when the block
+ends, or not at all when it raises. Writes are serialised by the store, so a session in
+``write()`` may read, decide and write without racing another writer of the same process
+(backends shared by several processes must also make that true across processes).
+
+Sessions speak in model objects and numpy columns. They never see HTTP, scopes or
+collections: the core decides who may see what and asks the store for exactly that.
+Timestamps are UTC microseconds (int64), values float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from wattbase.model.points import Micros, PointCounts, SeriesPoints, Values, WriteMode
+from wattbase.model.query import Aggregate, BucketPlan, TimeRange, ValueFilter
+from wattbase.model.tenancy import ApiKey, Domain
+from wattbase.model.things import Series, SeriesFilter, Thing, ThingFilter
+
+
+class Session(Protocol):
+    # Tenancy
+    def get_domain(self, name: str) -> Domain | None: ...
+    def put_domain(self, domain: Domain) -> None: ...
+    def list_domains(self) -> list[Domain]: ...
+    def put_key(self, key: ApiKey, secret_hash: bytes) -> None: ...
+    def find_key(self, secret_hash: bytes) -> tuple[ApiKey, bytes] | None: ...
+    def list_keys(self, domain: str) -> list[ApiKey]: ...
+    def revoke_key(self, domain: str, uuid: UUID, when: datetime) -> bool: ...
+
+    # Things
+    def next_node_id(self, domain: str) -> int: ...
+    def put_thing(self, thing: Thing) -> None: ...
+    def get_thing(self, domain: str, uuid: UUID) -> Thing | None: ...
+    def find_thing(
+        self, domain: str, *, node_id: int | None = None, device_id: str | None = None
+    ) -> Thing | None: ...
+    def list_things(self, domain: str, where: ThingFilter) -> list[Thing]: ...
+    def child_uuids(self, domain: str, parents: Sequence[UUID]) -> dict[UUID, list[UUID]]: ...
+    def delete_thing(self, domain: str, uuid: UUID) -> None: ...
+
+    # Series
+    def next_sid(self) -> int: ...
+    def put_series(self, series: Series) -> None: ...
+    def get_series(self, domain: str, uuid: UUID) -> Series | None: ...
+    def find_series(self, domain: str, thing_uuid: UUID, name: str) -> Series | None: ...
+    def list_series(self, domain: str, where: SeriesFilter) -> list[Series]: ...
+    def delete_series(self, domain: str, uuid: UUID) -> None:
+        """Delete the series and all of its points."""
+        ...
+
+    # Points
+    def write_points(
+        self, batches: Sequence[SeriesPoints], mode: WriteMode
+    ) -> dict[int, PointCounts]:
+        """Apply one write mode to each batch (sorted, unique timestamps); counts by sid."""
+        ...
+
+    def read_points(
+        self,
+        sid: int,
+        span: TimeRange,
+        values: ValueFilter,
+        limit: int,
+        descending: bool = False,
+    ) -> tuple[Micros, Values]: ...
+
+    def aggregate_points(
+        self,
+        sid: int,
+        span: TimeRange,
+        plan: BucketPlan,
+        aggregate: Aggregate,
+        values: ValueFilter,
+    ) -> tuple[Micros, Values]:
+        """Bucket keys (in the plan's local clock) and one aggregate per bucket, by key."""
+        ...
+
+    def delete_points(self, sid: int, span: TimeRange, values: ValueFilter) -> int: ...
+    def point_span(self, sid: int) -> tuple[int, int] | None:
+        """First and last timestamp stored for the series, or None when it is empty."""
+        ...
+
+
+class Store(Protocol):
+    def read(self) -> AbstractContextManager[Session]: ...
+    def write(self) -> AbstractContextManager[Session]: ...
+    def close(self) -> None:
+        """Release every resource; calling it again does nothing."""
+        ...

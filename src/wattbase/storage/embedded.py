@@ -1,0 +1,563 @@
+"""The embedded store: one DuckDB file, owned by one process.
+
+Reads run on per-thread cursors of the same database; writes go through one writer cursor
+behind a lock, one transaction per ``write()`` block. DuckDB runs queries outside the GIL,
+so a request can be decoded while the previous one is being written.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import duckdb
+import numpy as np
+
+from wattbase.errors import StoreUnavailable
+from wattbase.model.points import Micros, PointCounts, SeriesPoints, Values, WriteMode
+from wattbase.model.query import Aggregate, BucketPlan, TimeRange, ValueFilter
+from wattbase.model.tenancy import ApiKey, Domain, Scope
+from wattbase.model.things import Series, SeriesFilter, Thing, ThingFilter
+from wattbase.storage.embedded_schema import MIGRATIONS
+from wattbase.storage.sql import AGGREGATES, floor_to_width, local_clock, value_filter
+
+THING_COLUMNS = (
+    "uuid, domain, node_id, name, state, type, created_by, tags, parent, device_id, "
+    "collection, created"
+)
+SERIES_COLUMNS = (
+    "uuid, sid, domain, thing_uuid, name, si_unit, lower_bound, upper_bound, tags, "
+    "point_type, created_by, created"
+)
+KEY_COLUMNS = "uuid, domain, name, scopes, collections, created, revoked, secret_hash"
+CALENDAR_UNITS = {"month", "year", "decade", "century", "millennium"}
+MIN_TS = -(2**62)
+MAX_TS = 2**62
+
+
+def _drain(cursor: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> list[Any]:
+    rows: list[Any] = cursor.execute(sql, params).fetchall()
+    return rows
+
+
+def _naive_utc(when: datetime) -> datetime:
+    return when.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(when: datetime | None) -> datetime | None:
+    return None if when is None else when.replace(tzinfo=UTC)
+
+
+def _thing(row: tuple[Any, ...]) -> Thing:
+    return Thing(
+        uuid=row[0],
+        domain=row[1],
+        node_id=row[2],
+        name=row[3],
+        state=row[4],
+        type=row[5],
+        created_by=row[6],
+        tags=tuple(row[7]),
+        parent=row[8],
+        device_id=row[9],
+        collection=row[10],
+        created=row[11].replace(tzinfo=UTC),
+    )
+
+
+def _series(row: tuple[Any, ...]) -> Series:
+    return Series(
+        uuid=row[0],
+        sid=row[1],
+        domain=row[2],
+        thing_uuid=row[3],
+        name=row[4],
+        si_unit=row[5],
+        lower_bound=row[6],
+        upper_bound=row[7],
+        tags=tuple(row[8]),
+        point_type=row[9],
+        created_by=row[10],
+        created=row[11].replace(tzinfo=UTC),
+    )
+
+
+def _key(row: tuple[Any, ...]) -> ApiKey:
+    return ApiKey(
+        uuid=row[0],
+        domain=row[1],
+        name=row[2],
+        scopes=frozenset(Scope(s) for s in row[3]),
+        collections=None if row[4] is None else frozenset(row[4]),
+        created=row[5].replace(tzinfo=UTC),
+        revoked=_aware(row[6]),
+    )
+
+
+def _span(span: TimeRange) -> tuple[int, int]:
+    return (
+        MIN_TS if span.start is None else span.start,
+        MAX_TS if span.end is None else span.end,
+    )
+
+
+def bucket_key(plan: BucketPlan) -> str:
+    local = local_clock(plan)
+    if plan.calendar_unit is None:
+        return floor_to_width(local, plan.width, plan.origin)
+    if plan.calendar_unit not in CALENDAR_UNITS:
+        raise ValueError(f"unknown calendar unit {plan.calendar_unit}")
+    # DuckDB's date_trunc puts centuries and millennia on years divisible by 100 and 1000,
+    # which is the boundary wattbase documents.
+    return f"epoch_us(date_trunc('{plan.calendar_unit}', make_timestamp({local})))"
+
+
+class EmbeddedSession:
+    """One DuckDB cursor, speaking the storage protocol."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self._cur = cursor
+
+    # DuckDB refuses new work on a cursor until the last result is read to the end, so
+    # every statement here drains its result.
+    def _run(self, sql: str, params: Sequence[object] = ()) -> None:
+        _drain(self._cur, sql, params)
+
+    def _one(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
+        rows = _drain(self._cur, sql, params)
+        return tuple(rows[0]) if rows else None
+
+    def _all(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return _drain(self._cur, sql, params)
+
+    # Tenancy
+
+    def get_domain(self, name: str) -> Domain | None:
+        row = self._one("SELECT name, timezone FROM domains WHERE name = ?", [name])
+        return None if row is None else Domain(name=row[0], timezone=row[1])
+
+    def put_domain(self, domain: Domain) -> None:
+        self._run("INSERT OR REPLACE INTO domains VALUES (?, ?)", [domain.name, domain.timezone])
+
+    def list_domains(self) -> list[Domain]:
+        rows = self._all("SELECT name, timezone FROM domains ORDER BY name")
+        return [Domain(name=r[0], timezone=r[1]) for r in rows]
+
+    def put_key(self, key: ApiKey, secret_hash: bytes) -> None:
+        self._run(
+            f"INSERT OR REPLACE INTO api_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                key.uuid,
+                key.domain,
+                key.name,
+                sorted(key.scopes),
+                None if key.collections is None else sorted(key.collections),
+                _naive_utc(key.created),
+                None if key.revoked is None else _naive_utc(key.revoked),
+                secret_hash,
+            ],
+        )
+
+    def find_key(self, secret_hash: bytes) -> tuple[ApiKey, bytes] | None:
+        row = self._one(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = ?", [secret_hash])
+        return None if row is None else (_key(row), bytes(row[7]))
+
+    def list_keys(self, domain: str) -> list[ApiKey]:
+        rows = self._all(
+            f"SELECT {KEY_COLUMNS} FROM api_keys WHERE domain = ? ORDER BY created, uuid", [domain]
+        )
+        return [_key(r) for r in rows]
+
+    def revoke_key(self, domain: str, uuid: UUID, when: datetime) -> bool:
+        row = self._one(
+            "UPDATE api_keys SET revoked = ? WHERE domain = ? AND uuid = ? AND revoked IS NULL "
+            "RETURNING uuid",
+            [_naive_utc(when), domain, uuid],
+        )
+        return row is not None
+
+    # Things
+
+    def next_node_id(self, domain: str) -> int:
+        row = self._one(
+            "SELECT coalesce(max(node_id), 0) + 1 FROM things WHERE domain = ?", [domain]
+        )
+        assert row is not None
+        return int(row[0])
+
+    def put_thing(self, thing: Thing) -> None:
+        self._run(
+            f"INSERT OR REPLACE INTO things ({THING_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                thing.uuid,
+                thing.domain,
+                thing.node_id,
+                thing.name,
+                thing.state,
+                thing.type,
+                thing.created_by,
+                list(thing.tags),
+                thing.parent,
+                thing.device_id,
+                thing.collection,
+                _naive_utc(thing.created),
+            ],
+        )
+
+    def get_thing(self, domain: str, uuid: UUID) -> Thing | None:
+        row = self._one(
+            f"SELECT {THING_COLUMNS} FROM things WHERE domain = ? AND uuid = ?", [domain, uuid]
+        )
+        return None if row is None else _thing(row)
+
+    def find_thing(
+        self, domain: str, *, node_id: int | None = None, device_id: str | None = None
+    ) -> Thing | None:
+        value: object
+        if node_id is not None:
+            column, value = "node_id", node_id
+        elif device_id is not None:
+            column, value = "device_id", device_id
+        else:
+            return None
+        row = self._one(
+            f"SELECT {THING_COLUMNS} FROM things WHERE domain = ? AND {column} = ?",
+            [domain, value],
+        )
+        return None if row is None else _thing(row)
+
+    def list_things(self, domain: str, where: ThingFilter) -> list[Thing]:
+        clauses, params = ["domain = ?"], list[object]([domain])
+        if where.tags:
+            clauses.append("list_has_all(tags, ?)")
+            params.append(list(where.tags))
+        if where.parent is not None:
+            clauses.append("parent = ?")
+            params.append(where.parent)
+        if where.type is not None:
+            clauses.append("type = ?")
+            params.append(where.type)
+        if where.collections is not None:
+            clauses.append("list_contains(?, collection)")
+            params.append(sorted(where.collections))
+        rows = self._all(
+            f"SELECT {THING_COLUMNS} FROM things WHERE {' AND '.join(clauses)} "
+            "ORDER BY node_id LIMIT ? OFFSET ?",
+            [*params, where.limit, where.offset],
+        )
+        return [_thing(r) for r in rows]
+
+    def child_uuids(self, domain: str, parents: Sequence[UUID]) -> dict[UUID, list[UUID]]:
+        children: dict[UUID, list[UUID]] = {p: [] for p in parents}
+        if not parents:
+            return children
+        rows = self._all(
+            "SELECT parent, uuid FROM things WHERE domain = ? AND list_contains(?, parent) "
+            "ORDER BY node_id",
+            [domain, list(parents)],
+        )
+        for parent, child in rows:
+            children[parent].append(child)
+        return children
+
+    def delete_thing(self, domain: str, uuid: UUID) -> None:
+        self._run("DELETE FROM things WHERE domain = ? AND uuid = ?", [domain, uuid])
+
+    # Series
+
+    def next_sid(self) -> int:
+        row = self._one("SELECT nextval('series_sid')")
+        assert row is not None
+        return int(row[0])
+
+    def put_series(self, series: Series) -> None:
+        self._run(
+            f"INSERT OR REPLACE INTO series ({SERIES_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                series.uuid,
+                series.sid,
+                series.domain,
+                series.thing_uuid,
+                series.name,
+                series.si_unit,
+                series.lower_bound,
+                series.upper_bound,
+                list(series.tags),
+                series.point_type,
+                series.created_by,
+                _naive_utc(series.created),
+            ],
+        )
+
+    def get_series(self, domain: str, uuid: UUID) -> Series | None:
+        row = self._one(
+            f"SELECT {SERIES_COLUMNS} FROM series WHERE domain = ? AND uuid = ?", [domain, uuid]
+        )
+        return None if row is None else _series(row)
+
+    def find_series(self, domain: str, thing_uuid: UUID, name: str) -> Series | None:
+        row = self._one(
+            f"SELECT {SERIES_COLUMNS} FROM series WHERE domain = ? AND thing_uuid = ? AND name = ?",
+            [domain, thing_uuid, name],
+        )
+        return None if row is None else _series(row)
+
+    def list_series(self, domain: str, where: SeriesFilter) -> list[Series]:
+        clauses, params = ["s.domain = ?"], list[object]([domain])
+        if where.tags:
+            clauses.append("list_has_all(s.tags, ?)")
+            params.append(list(where.tags))
+        if where.thing_uuid is not None:
+            clauses.append("s.thing_uuid = ?")
+            params.append(where.thing_uuid)
+        if where.names:
+            clauses.append("list_contains(?, s.name)")
+            params.append(list(where.names))
+        if where.collections is not None:
+            clauses.append("list_contains(?, t.collection)")
+            params.append(sorted(where.collections))
+        columns = ", ".join(f"s.{c.strip()}" for c in SERIES_COLUMNS.split(","))
+        rows = self._all(
+            f"SELECT {columns} FROM series s JOIN things t ON t.uuid = s.thing_uuid "
+            f"WHERE {' AND '.join(clauses)} ORDER BY s.sid LIMIT ? OFFSET ?",
+            [*params, where.limit, where.offset],
+        )
+        return [_series(r) for r in rows]
+
+    def delete_series(self, domain: str, uuid: UUID) -> None:
+        row = self._one("SELECT sid FROM series WHERE domain = ? AND uuid = ?", [domain, uuid])
+        if row is None:
+            return
+        self._run("DELETE FROM points WHERE sid = ?", [row[0]])
+        self._run("DELETE FROM series WHERE uuid = ?", [uuid])
+
+    # Points
+
+    def write_points(
+        self, batches: Sequence[SeriesPoints], mode: WriteMode
+    ) -> dict[int, PointCounts]:
+        counts = {b.sid: PointCounts() for b in batches}
+        batches = [b for b in batches if len(b.ts)]
+        if not batches:
+            return counts
+        sid = np.concatenate([np.full(len(b.ts), b.sid, dtype=np.int32) for b in batches])
+        ts = np.concatenate([b.ts for b in batches])
+        v = np.concatenate([b.v for b in batches])
+        # Zone-map friendly bounds, so DuckDB skips row groups outside the batch.
+        where = (
+            f"p.sid BETWEEN {int(sid.min())} AND {int(sid.max())} "
+            f"AND p.ts BETWEEN {int(ts.min())} AND {int(ts.max())}"
+        )
+        cur = self._cur
+        cur.register("wb_batch", {"sid": sid, "ts": ts, "v": v})
+        try:
+            if mode is WriteMode.REPLACE_WINDOW:
+                self._replace_windows(batches, counts, where)
+            else:
+                self._merge(counts, where, update=mode is WriteMode.UPDATE_WINDOW)
+        finally:
+            cur.unregister("wb_batch")
+        return counts
+
+    def _replace_windows(
+        self, batches: Sequence[SeriesPoints], counts: dict[int, PointCounts], where: str
+    ) -> None:
+        cur = self._cur
+        spans = {
+            "sid": np.array([b.sid for b in batches], dtype=np.int32),
+            "lo": np.array([b.ts[0] for b in batches], dtype=np.int64),
+            "hi": np.array([b.ts[-1] for b in batches], dtype=np.int64),
+        }
+        cur.register("wb_spans", spans)
+        try:
+            in_window = f"{where} AND p.ts BETWEEN w.lo AND w.hi"
+            for sid, deleted in self._all(
+                f"SELECT p.sid, count(*) FROM points p JOIN wb_spans w ON p.sid = w.sid "
+                f"WHERE {in_window} GROUP BY p.sid"
+            ):
+                counts[sid].deleted = deleted
+            self._run(f"DELETE FROM points p USING wb_spans w WHERE p.sid = w.sid AND {in_window}")
+        finally:
+            cur.unregister("wb_spans")
+        self._run("INSERT INTO points SELECT sid, ts, v FROM wb_batch")
+        for b in batches:
+            counts[b.sid].inserted = len(b.ts)
+
+    def _merge(self, counts: dict[int, PointCounts], where: str, *, update: bool) -> None:
+        cur = self._cur
+        matched = cur.execute(
+            "SELECT b.sid, b.ts, b.v <> p.v AS differs FROM wb_batch b "
+            f"JOIN points p ON p.sid = b.sid AND p.ts = b.ts WHERE {where}"
+        ).fetchnumpy()
+        batch_sids = self._all("SELECT sid, count(*) FROM wb_batch GROUP BY sid")
+        matched_sid = np.asarray(matched["sid"], dtype=np.int64)
+        differs = np.asarray(matched["differs"], dtype=bool)
+        if len(matched_sid) == 0:
+            self._run("INSERT INTO points SELECT sid, ts, v FROM wb_batch")
+        else:
+            cur.register("wb_matched", {"sid": matched["sid"], "ts": matched["ts"]})
+            try:
+                self._run(
+                    "INSERT INTO points SELECT b.sid, b.ts, b.v FROM wb_batch b "
+                    "ANTI JOIN wb_matched m ON m.sid = b.sid AND m.ts = b.ts"
+                )
+            finally:
+                cur.unregister("wb_matched")
+            if update and differs.any():
+                self._run(
+                    "UPDATE points p SET v = b.v FROM wb_batch b "
+                    f"WHERE p.sid = b.sid AND p.ts = b.ts AND p.v <> b.v AND {where}"
+                )
+        for sid, total in batch_sids:
+            mine = matched_sid == sid
+            n_matched = int(mine.sum())
+            n_differs = int(differs[mine].sum())
+            c = counts[sid]
+            c.inserted = int(total) - n_matched
+            if update:
+                c.updated = n_differs
+                c.skipped = n_matched - n_differs
+            else:
+                c.skipped = n_matched
+                c.conflicting = n_differs
+
+    def read_points(
+        self,
+        sid: int,
+        span: TimeRange,
+        values: ValueFilter,
+        limit: int,
+        descending: bool = False,
+    ) -> tuple[Micros, Values]:
+        start, end = _span(span)
+        extra = value_filter(values)
+        result = self._cur.execute(
+            "SELECT ts, v FROM points WHERE sid = ? AND ts >= ? AND ts < ? "
+            f"{'AND ' + extra if extra else ''} "
+            f"ORDER BY ts {'DESC' if descending else 'ASC'} LIMIT ?",
+            [sid, start, end, limit],
+        ).fetchnumpy()
+        return _columns(result, "ts", "v")
+
+    def aggregate_points(
+        self,
+        sid: int,
+        span: TimeRange,
+        plan: BucketPlan,
+        aggregate: Aggregate,
+        values: ValueFilter,
+    ) -> tuple[Micros, Values]:
+        start, end = _span(span)
+        having = value_filter(values, column="a")
+        result = self._cur.execute(
+            f"SELECT k, a FROM (SELECT {bucket_key(plan)} AS k, {AGGREGATES[aggregate]} AS a "
+            "FROM points WHERE sid = ? AND ts >= ? AND ts < ? GROUP BY k) "
+            f"{'WHERE ' + having if having else ''} ORDER BY k",
+            [sid, start, end],
+        ).fetchnumpy()
+        return _columns(result, "k", "a")
+
+    def delete_points(self, sid: int, span: TimeRange, values: ValueFilter) -> int:
+        start, end = _span(span)
+        extra = value_filter(values)
+        row = self._one(
+            "DELETE FROM points WHERE sid = ? AND ts >= ? AND ts < ? "
+            f"{'AND ' + extra if extra else ''}",
+            [sid, start, end],
+        )
+        return 0 if row is None else int(row[0])
+
+    def point_span(self, sid: int) -> tuple[int, int] | None:
+        row = self._one("SELECT min(ts), max(ts) FROM points WHERE sid = ?", [sid])
+        if row is None or row[0] is None:
+            return None
+        return int(row[0]), int(row[1])
+
+
+def _columns(result: dict[str, Any], keys: str, values: str) -> tuple[Micros, Values]:
+    return (
+        np.asarray(result[keys], dtype=np.int64),
+        np.asarray(result[values], dtype=np.float64),
+    )
+
+
+class EmbeddedStore:
+    """The DuckDB file at ``path``; see the module docstring for the threading rules."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        try:
+            self._db = duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreUnavailable(
+                    f"the embedded store {path} is in use by a running wattbase server; "
+                    "stop it first, or make this change through the HTTP API"
+                ) from exc
+            raise
+        self._lock = threading.Lock()
+        self._cursor_lock = threading.Lock()
+        self._closed = False
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._local = threading.local()
+        self._migrate()
+        self._writer = self._db.cursor()
+
+    def _migrate(self) -> None:
+        db = self._db
+        _drain(db, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+        applied = int(_drain(db, "SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0])
+        for version, script in enumerate(MIGRATIONS, start=1):
+            if version <= applied:
+                continue
+            _drain(db, "BEGIN TRANSACTION")
+            _drain(db, script)
+            _drain(db, "INSERT INTO schema_migrations VALUES (?)", [version])
+            _drain(db, "COMMIT")
+
+    def _reader(self) -> duckdb.DuckDBPyConnection:
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            if self._closed:
+                raise StoreUnavailable("the store is closed")
+            cursor = self._db.cursor()
+            self._local.cursor = cursor
+            with self._cursor_lock:
+                self._cursors.append(cursor)
+        return cursor
+
+    @contextmanager
+    def read(self) -> Iterator[EmbeddedSession]:
+        yield EmbeddedSession(self._reader())
+
+    @contextmanager
+    def write(self) -> Iterator[EmbeddedSession]:
+        with self._lock:
+            if self._closed:
+                raise StoreUnavailable("the store is closed")
+            cur = self._writer
+            _drain(cur, "BEGIN TRANSACTION")
+            try:
+                yield EmbeddedSession(cur)
+            except BaseException:
+                _drain(cur, "ROLLBACK")
+                raise
+            _drain(cur, "COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for cursor in [*self._cursors, self._writer]:
+                cursor.close()
+            _drain(self._db, "CHECKPOINT")
+            self._db.close()
