@@ -28,6 +28,9 @@ def apollo(
 def apollo_error(
     status: int, type_: str, message: str, param: str | None, headers: dict[str, str] | None
 ) -> Response:
+    # The envelope has no field for the place, so the message names it.
+    if param and param not in message and not param[0].isalpha():
+        message = f"{param}: {message}"
     body = {"status": {"message": message, "code": str(status)}, "data": None}
     return Response(
         msgspec.json.encode(body),
