@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from uuid import UUID
@@ -18,10 +17,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
     from wattbase.api import create_app
+    from wattbase.api.logs import configure
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure(settings.log_level)
     app = create_app(settings, demo=args.demo)
     uvicorn.run(
         app,
@@ -29,6 +27,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         port=args.port if args.port is not None else settings.port,
         log_level=settings.log_level,
         access_log=False,
+        # None: uvicorn's loggers propagate to the JSON handler instead of their own.
+        log_config=None,
     )
 
 

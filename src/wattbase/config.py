@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         description="Most raw points in one answer; the rest is offered as a next page.",
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    token_ttl_seconds: int = Field(
+        3600, gt=0, description="Lifetime of an apollo access token from POST /oauth/token."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -2,7 +2,8 @@
 
     WattbaseError (500 internal_error)
     ├── InvalidRequest (400 invalid_request)
-    │   └── UnitMismatch (400 invalid_unit)
+    │   ├── UnitMismatch (400 invalid_unit)
+    │   └── InvalidScope (400 invalid_scope)
     ├── Unauthorized (401 unauthorized)
     ├── Forbidden (403 forbidden)
     ├── NotFound (404 not_found)
@@ -34,6 +35,12 @@ class InvalidRequest(WattbaseError):
 
 class UnitMismatch(InvalidRequest):
     type = "invalid_unit"
+
+
+class InvalidScope(InvalidRequest):
+    """A token asked for a scope its key does not hold (OAuth's ``invalid_scope``)."""
+
+    type = "invalid_scope"
 
 
 class Unauthorized(WattbaseError):

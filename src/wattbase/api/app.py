@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from wattbase import __version__
-from wattbase.api import errors, health, v1
+from wattbase.api import apollo, errors, health, oauth, v1
+from wattbase.api.correlation import CorrelationId
 from wattbase.api.limits import BodyLimit
 from wattbase.config import Settings
 from wattbase.core.demo import ensure_demo
@@ -53,8 +55,13 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.clock = time.time  # tests move token expiry by replacing it
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(v1.router)
+    app.include_router(oauth.router)
+    app.include_router(apollo.router)
+    # Added last, so it wraps the others and every answer carries the id.
+    app.add_middleware(CorrelationId)
     return app

@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from wattbase.api.correlation import current_id
+from wattbase.api.envelopes import APOLLO_PREFIX, OAUTH_PREFIX, apollo_error, oauth_error
 from wattbase.errors import RateLimited, Unauthorized, WattbaseError
 
 log = logging.getLogger("wattbase.api")
@@ -36,6 +38,26 @@ def error_response(
         headers=headers,
         media_type="application/json",
     )
+
+
+# Faces whose error body is not the v1/v2 one, by path prefix.
+FACE_ERRORS = ((APOLLO_PREFIX, apollo_error), (OAUTH_PREFIX, oauth_error))
+
+
+def face_error(
+    request: Request,
+    status: int,
+    type_: str,
+    message: str,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The error in the shape of the face that ``request`` went to."""
+    path = request.url.path
+    for prefix, render in FACE_ERRORS:
+        if path == prefix or path.startswith(prefix + "/"):
+            return render(status, type_, message, param, headers)
+    return error_response(status, type_, message, param, headers)
 
 
 def place(loc: Sequence[int | str]) -> str:
@@ -61,7 +83,7 @@ async def on_wattbase_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WattbaseError)
     if exc.status >= 500:
         log.error("request failed: %s", exc.message)
-    return error_response(exc.status, exc.type, exc.message, exc.param, _headers(exc))
+    return face_error(request, exc.status, exc.type, exc.message, exc.param, _headers(exc))
 
 
 async def on_validation_error(request: Request, exc: Exception) -> Response:
@@ -70,21 +92,24 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
     loc = [p for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
     param = place(loc) or None
     message = first.get("msg", "invalid request")
-    return error_response(
-        400, "invalid_request", f"{param}: {message}" if param else message, param
+    return face_error(
+        request, 400, "invalid_request", f"{param}: {message}" if param else message, param
     )
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     type_ = HTTP_TYPES.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, type_, str(exc.detail), None, dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    return face_error(request, exc.status_code, type_, str(exc.detail), None, headers)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     # The client gets no trace, no SQL: only that it failed. The log has the rest.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal_error", "internal error")
+    # This answer is sent from outside every middleware, so it carries the id itself.
+    headers = {"x-correlation-id": current_id() or ""}
+    return face_error(request, 500, "internal_error", "internal error", None, headers)
 
 
 def install(app: FastAPI) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 
 from wattbase.core.buckets import bucket_instants, plan_buckets
 from wattbase.core.clock import zone
-from wattbase.model.points import PointsPage
+from wattbase.model.points import Micros, PointsPage, Values
 from wattbase.model.query import Aggregate, Precision, TimeRange, ValueFilter
 from wattbase.model.things import Series
 from wattbase.storage.base import Session
@@ -61,3 +63,32 @@ def read_series(session: Session, series: Series, spec: ReadSpec) -> PointsPage:
     plan = plan_buckets(spec.precision, spec.tz, lo, hi)
     keys, values = session.aggregate_points(series.sid, span, plan, spec.aggregate, spec.values)
     return PointsPage(ts=bucket_instants(plan, keys, spec.tz), v=values)
+
+
+@dataclass(frozen=True, slots=True)
+class ManyPage:
+    """Raw points of several series in ``(ts, sid)`` order; ``more`` when the limit cut it."""
+
+    ts: Micros
+    sid: npt.NDArray[np.int64]
+    v: Values
+    more: bool
+
+
+def read_many(
+    session: Session,
+    series: Sequence[Series],
+    span: TimeRange,
+    limit: int,
+    *,
+    descending: bool = False,
+    after: tuple[int, int] | None = None,
+) -> ManyPage:
+    """Up to ``limit`` points of all ``series``, strictly after the keyset ``(ts, sid)``.
+
+    Keyset paging (not offsets) is what lets a walk return every point exactly once even
+    while new points arrive: a page never depends on how many rows came before it.
+    """
+    sids = [s.sid for s in series]
+    ts, sid, v = session.read_points_many(sids, span, limit + 1, descending, after)
+    return ManyPage(ts[:limit], sid[:limit], v[:limit], more=len(ts) > limit)

@@ -19,6 +19,9 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+import numpy as np
+import numpy.typing as npt
+
 from wattbase.model.points import Micros, PointCounts, SeriesPoints, Values, WriteMode
 from wattbase.model.query import Aggregate, BucketPlan, TimeRange, ValueFilter
 from wattbase.model.tenancy import ApiKey, Domain
@@ -87,6 +90,27 @@ class Session(Protocol):
     def point_span(self, sid: int) -> tuple[int, int] | None:
         """First and last timestamp stored for the series, or None when it is empty."""
         ...
+
+    # Apollo: server secrets, keys by uuid, and reads over several series at once (issue 5)
+    def get_secret(self, name: str) -> bytes | None: ...
+    def put_secret(self, name: str, value: bytes) -> bytes:
+        """Store ``value`` under ``name`` unless one is there already; return the stored one."""
+        ...
+
+    def get_key(self, uuid: UUID) -> ApiKey | None: ...
+    def read_points_many(
+        self,
+        sids: Sequence[int],
+        span: TimeRange,
+        limit: int,
+        descending: bool = False,
+        after: tuple[int, int] | None = None,
+    ) -> tuple[Micros, npt.NDArray[np.int64], Values]:
+        """Points of several series ordered by ``(ts, sid)`` (both reversed when descending),
+        strictly after the ``(ts, sid)`` keyset ``after`` in that order: ts, sid, v columns."""
+        ...
+
+    def count_points_many(self, sids: Sequence[int], span: TimeRange) -> int: ...
 
 
 class Store(Protocol):

@@ -17,6 +17,7 @@ from uuid import UUID
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 
 from wattbase.errors import StoreUnavailable
 from wattbase.model.points import Micros, PointCounts, SeriesPoints, Values, WriteMode
@@ -479,6 +480,54 @@ class EmbeddedSession:
         if row is None or row[0] is None:
             return None
         return int(row[0]), int(row[1])
+
+    # Apollo: server secrets, keys by uuid, and reads over several series at once (issue 5)
+
+    def get_secret(self, name: str) -> bytes | None:
+        row = self._one("SELECT value FROM server_secrets WHERE name = ?", [name])
+        return None if row is None else bytes(row[0])
+
+    def put_secret(self, name: str, value: bytes) -> bytes:
+        self._run("INSERT OR IGNORE INTO server_secrets VALUES (?, ?)", [name, value])
+        stored = self.get_secret(name)
+        assert stored is not None
+        return stored
+
+    def get_key(self, uuid: UUID) -> ApiKey | None:
+        row = self._one(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE uuid = ?", [uuid])
+        return None if row is None else _key(row)
+
+    def read_points_many(
+        self,
+        sids: Sequence[int],
+        span: TimeRange,
+        limit: int,
+        descending: bool = False,
+        after: tuple[int, int] | None = None,
+    ) -> tuple[Micros, npt.NDArray[np.int64], Values]:
+        start, end = _span(span)
+        params: list[object] = [list(sids), start, end]
+        keyset = ""
+        if after is not None:
+            beyond = "<" if descending else ">"
+            keyset = f"AND (ts {beyond} ? OR (ts = ? AND sid {beyond} ?))"
+            params += [after[0], after[0], after[1]]
+        order = "DESC" if descending else "ASC"
+        result = self._cur.execute(
+            "SELECT ts, sid, v FROM points WHERE list_contains(?, sid) AND ts >= ? AND ts < ? "
+            f"{keyset} ORDER BY ts {order}, sid {order} LIMIT ?",
+            [*params, limit],
+        ).fetchnumpy()
+        ts, v = _columns(result, "ts", "v")
+        return ts, np.asarray(result["sid"], dtype=np.int64), v
+
+    def count_points_many(self, sids: Sequence[int], span: TimeRange) -> int:
+        start, end = _span(span)
+        row = self._one(
+            "SELECT count(*) FROM points WHERE list_contains(?, sid) AND ts >= ? AND ts < ?",
+            [list(sids), start, end],
+        )
+        return 0 if row is None else int(row[0])
 
 
 def _columns(result: dict[str, Any], keys: str, values: str) -> tuple[Micros, Values]:

@@ -55,4 +55,11 @@ MIGRATIONS: tuple[str, ...] = (
         v DOUBLE NOT NULL
     );
     """,
+    # 2: server-wide secrets (the token signing key), shared by every process on the store.
+    """
+    CREATE TABLE server_secrets (
+        name VARCHAR PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    """,
 )
