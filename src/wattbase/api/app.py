@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from wattbase import __version__
-from wattbase.api import errors, health, v1
+from wattbase.api import errors, health, v1, v2_data, v2_series, v2_things
 from wattbase.api.limits import BodyLimit
 from wattbase.config import Settings
 from wattbase.core.demo import ensure_demo
@@ -57,4 +57,7 @@ def create_app(
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(v1.router)
+    app.include_router(v2_things.router)
+    app.include_router(v2_series.router)
+    app.include_router(v2_data.router)
     return app
