@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from wattbase import __version__
-from wattbase.api import apollo, errors, health, oauth, v1
+from wattbase.api import apollo, errors, health, oauth, v1, v2_data, v2_series, v2_things
 from wattbase.api.correlation import CorrelationId
 from wattbase.api.limits import BodyLimit
 from wattbase.config import Settings
@@ -62,6 +62,9 @@ def create_app(
     app.include_router(v1.router)
     app.include_router(oauth.router)
     app.include_router(apollo.router)
+    app.include_router(v2_things.router)
+    app.include_router(v2_series.router)
+    app.include_router(v2_data.router)
     # Added last, so it wraps the others and every answer carries the id.
     app.add_middleware(CorrelationId)
     return app

@@ -101,7 +101,9 @@ def format_many(micros: Micros, tz: ZoneInfo) -> list[str]:
         return list(np.char.add(utc, "Z").tolist())
     steps = offset_steps(tz, int(micros.min()), int(micros.max()))
     starts = np.array([s for s, _ in steps], dtype=np.int64)
-    offsets = np.array([o for _, o in steps], dtype=np.int64)
+    # RFC 3339 offsets have no seconds; an offset that does (local mean time before ~1900,
+    # e.g. Stockholm's +01:12:12) is printed as the same instant in UTC instead.
+    offsets = np.array([0 if o % 60_000_000 else o for _, o in steps], dtype=np.int64)
     which = np.searchsorted(starts, micros, side="right") - 1
     which[which < 0] = 0
     local = micros + offsets[which]
