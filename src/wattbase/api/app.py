@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from wattbase import __version__
-from wattbase.api import errors, health, v1
+from wattbase.api import errors, health, v1, v2_datasets
+from wattbase.api.dataset_uploads import body_limit
 from wattbase.api.limits import BodyLimit
 from wattbase.config import Settings
 from wattbase.core.demo import ensure_demo
@@ -54,7 +55,12 @@ def create_app(
     )
     app.state.settings = settings
     errors.install(app)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        paths={"/api/v2/datasets": body_limit(settings)},
+    )
     app.include_router(health.router)
     app.include_router(v1.router)
+    app.include_router(v2_datasets.router)
     return app

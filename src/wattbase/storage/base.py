@@ -19,10 +19,12 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from wattbase.model.datasets import Dataset, DatasetFilter
 from wattbase.model.points import Micros, PointCounts, SeriesPoints, Values, WriteMode
 from wattbase.model.query import Aggregate, BucketPlan, TimeRange, ValueFilter
 from wattbase.model.tenancy import ApiKey, Domain
 from wattbase.model.things import Series, SeriesFilter, Thing, ThingFilter
+from wattbase.storage.blobs import BlobStore
 
 
 class Session(Protocol):
@@ -88,6 +90,22 @@ class Session(Protocol):
         """First and last timestamp stored for the series, or None when it is empty."""
         ...
 
+    # Datasets (issue 4): metadata rows; the bytes are in ``Store.blobs`` under ``checksum``.
+    def put_dataset(self, dataset: Dataset) -> None: ...
+    def get_dataset(self, domain: str, uuid: UUID) -> Dataset | None: ...
+    def list_datasets(self, domain: str, where: DatasetFilter) -> list[Dataset]:
+        """Ordered by (created, uuid); a dataset without a thing is in the default collection."""
+        ...
+
+    def delete_dataset(self, domain: str, uuid: UUID) -> None: ...
+    def checksum_refs(self, checksum: str) -> int:
+        """How many datasets, of any domain, hold the content with this checksum."""
+        ...
+
+    def dataset_checksums(self) -> set[str]:
+        """Every checksum some dataset refers to (for sweeping unreferenced blobs)."""
+        ...
+
 
 class Store(Protocol):
     def read(self) -> AbstractContextManager[Session]: ...
@@ -95,3 +113,6 @@ class Store(Protocol):
     def close(self) -> None:
         """Release every resource; calling it again does nothing."""
         ...
+
+    # Datasets (issue 4): the content-addressed bytes of datasets.
+    blobs: BlobStore

@@ -55,4 +55,21 @@ MIGRATIONS: tuple[str, ...] = (
         v DOUBLE NOT NULL
     );
     """,
+    # 2: datasets. Their bytes are blobs beside the database, addressed by checksum.
+    """
+    CREATE TABLE datasets (
+        uuid UUID PRIMARY KEY,
+        domain VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        format VARCHAR NOT NULL,
+        size BIGINT NOT NULL,
+        checksum VARCHAR NOT NULL,
+        thing_uuid UUID,
+        tags VARCHAR[] NOT NULL,
+        created TIMESTAMP NOT NULL,
+        created_by UUID,
+        updated TIMESTAMP NOT NULL,
+        updated_by UUID
+    );
+    """,
 )
