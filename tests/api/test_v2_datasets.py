@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,13 +15,15 @@ from fastapi.testclient import TestClient
 from tests.conftest import Tenant
 from wattbase.api import create_app
 from wattbase.config import Settings
+from wattbase.core.access import create_key
+from wattbase.model.tenancy import ALL_SCOPES
 from wattbase.storage.base import Store
 
 NODE3 = "12345678-1234-1234-1234-123456789012"
 DOCUMENTS = {
-    "csv": b"ts,flow,temp\r\n2024-01-01T00:00:00Z,1.5,\"62,3\"\r\n2024-01-01T01:00:00Z,1.6,61\r\n",
+    "csv": b'ts,flow,temp\r\n2024-01-01T00:00:00Z,1.5,"62,3"\r\n2024-01-01T01:00:00Z,1.6,61\r\n',
     "json": b'{"meter": "A-17", "factors": [1.0, 0.998, 1.002], "note": "\\u00e5 ok"}\n',
-    "xml": b'<?xml version="1.0" encoding="UTF-8"?>\n<drawings><d id="1">Plan \xc3\xa5</d></drawings>',
+    "xml": b'<?xml version="1.0" encoding="UTF-8"?>\n<list><d id="1">Plan \xc3\xa5</d></list>',
     "yaml": b"model: heatpump\nparams:\n  cop: 3.2\n  limits: [10, 55]\n",
     "toml": b'[meter]\nid = "A-17"\nfactor = 0.998\n',
     "ini": b"[calibration]\ndate = 2024-03-01\nfactor = 0.998\n",
@@ -66,9 +70,7 @@ def _blobs(store: Store) -> list[Path]:
 
 
 @pytest.mark.parametrize("fmt", sorted(DOCUMENTS))
-def test_every_format_round_trips_byte_for_byte(
-    client: TestClient, demo: Tenant, fmt: str
-) -> None:
+def test_every_format_round_trips_byte_for_byte(client: TestClient, demo: Tenant, fmt: str) -> None:
     content = DOCUMENTS[fmt]
     reply = _post(client, demo, content, fmt, thing_uuid=NODE3, tags=["calibration"])
     assert reply.status_code == 201, reply.text
@@ -156,9 +158,7 @@ def test_bad_base64_is_400(client: TestClient, demo: Tenant, store: Store) -> No
     assert _blobs(store) == []
 
 
-def test_mismatched_checksum_stores_nothing(
-    client: TestClient, demo: Tenant, store: Store
-) -> None:
+def test_mismatched_checksum_stores_nothing(client: TestClient, demo: Tenant, store: Store) -> None:
     wrong = hashlib.sha256(b"something else").hexdigest()
     reply = _post(client, demo, DOCUMENTS["json"], "json", checksum=wrong)
     assert reply.status_code == 400 and reply.json()["param"] == "checksum"
@@ -180,11 +180,22 @@ def test_over_the_limit_is_413(tmp_path: Path, demo: Tenant, store: Store) -> No
             headers=demo.basic_header,
         )
         assert multipart.status_code == 413
-        # Far over: refused by the body limit before the body is read.
-        assert _post(small, demo, b"z" * 100_000, "misc").status_code == 413
+        # Far over: refused by the body limit, from Content-Length, before the body is read.
+        assert _post(small, demo, b"z" * 3 * 1024 * 1024, "misc").status_code == 413
         listed = small.get("/api/v2/datasets", headers=demo.basic_header).json()
     assert [d["size"] for d in listed] == [1000]
     assert len(_blobs(store)) == 1
+
+
+def test_dataset_uploads_have_their_own_body_limit(
+    tmp_path: Path, demo: Tenant, store: Store
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", max_body_bytes=1000, max_dataset_bytes=3000)
+    with TestClient(create_app(settings, store=store)) as small:
+        assert _post(small, demo, b"x" * 2500, "misc").status_code == 201
+        points = [{"node_id": 1, "tag": "t", "data": [{"v": 1.0, "ts": "2024-01-01T00:00:00Z"}]}]
+        v1 = small.post("/demo/api/v1/timeseries", json=points * 40, headers=demo.key_header)
+        assert v1.status_code == 413
 
 
 def test_list_filters_and_pages(client: TestClient, demo: Tenant) -> None:
@@ -271,3 +282,45 @@ def test_reads_need_credentials(client: TestClient, demo: Tenant) -> None:
     reply = client.get("/api/v2/datasets")
     assert reply.status_code == 401
     assert reply.headers["www-authenticate"].startswith("Basic")
+
+
+def test_datasets_follow_the_things_collection(
+    client: TestClient, demo: Tenant, store: Store
+) -> None:
+    _, secret = create_key(store, "demo", ALL_SCOPES, collections=frozenset({"north"}))
+    north = Tenant("demo", secret)
+    thing = client.post(
+        "/demo/api/v1/nodes", json={"name": "North pump"}, headers=demo.key_header
+    ).json()
+    with store.write() as session:
+        found = session.get_thing("demo", UUID(thing["uuid"]))
+        assert found is not None
+        session.put_thing(replace(found, collection="north"))
+    loose = _post(client, demo, b"{}", "json").json()
+    owned = _post(client, north, b"[]", "json", thing_uuid=thing["uuid"])
+    assert owned.status_code == 201, owned.text
+
+    listed = client.get("/api/v2/datasets", headers=north.basic_header).json()
+    assert [d["uuid"] for d in listed] == [owned.json()["uuid"]]
+    assert (
+        client.get(f"/api/v2/datasets/{loose['uuid']}", headers=north.basic_header).status_code
+        == 404
+    )
+    assert _post(client, north, b"{}", "json").status_code == 403
+    both = client.get("/api/v2/datasets", headers=demo.basic_header).json()
+    assert len(both) == 2
+
+
+def test_multipart_put_replaces_the_content(client: TestClient, demo: Tenant) -> None:
+    made = _post(client, demo, b"[a]\nx = 1\n", "ini").json()
+    new = b"[a]\nx = 2\n"
+    reply = client.put(
+        f"/api/v2/datasets/{made['uuid']}",
+        files={"file": ("cal.ini", new)},
+        data={"checksum": hashlib.sha256(new).hexdigest()},
+        headers=demo.basic_header,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["name"] == made["name"] and reply.json()["size"] == len(new)
+    raw = client.get(f"/api/v2/datasets/{made['uuid']}/raw", headers=demo.basic_header)
+    assert raw.content == new

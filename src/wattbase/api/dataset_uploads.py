@@ -49,6 +49,8 @@ class Upload:
     fields: dict[str, Any] = field(default_factory=dict)
     spool: Spool | None = None
     checksum: str | None = None
+    # The uploaded file's own name, if multipart: a new dataset's name when none is given.
+    filename: str | None = None
 
     def discard(self) -> None:
         if self.spool is not None:
@@ -134,8 +136,7 @@ async def _read_form(request: Request, store: Store, limit: int) -> Upload:
         files = [v for v in form.values() if isinstance(v, UploadFile)]
         if files:
             file = files[0]
-            if "name" not in upload.fields and file.filename:
-                upload.fields["name"] = file.filename
+            upload.filename = file.filename
             upload.spool = store.blobs.spool(limit)
             try:
                 await run_in_threadpool(upload.spool.copy_from, file.file)

@@ -104,6 +104,8 @@ def _tags(text: str | None) -> tuple[str, ...]:
 
 def _create(store: Any, caller: Any, upload: Upload) -> Dataset:
     fields = upload.fields
+    if "name" not in fields and upload.filename:
+        fields = {**fields, "name": upload.filename}
     for name in ("name", "format"):
         if name not in fields:
             raise InvalidRequest(f"a dataset needs a {name}", param=name)
