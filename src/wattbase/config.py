@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         32 * MiB, gt=0, description="Largest request body accepted on the time-series paths (413)."
     )
+    max_dataset_bytes: int = Field(
+        64 * MiB, gt=0, description="Largest dataset content accepted (413 above it)."
+    )
     max_raw_points: int = Field(
         100_000,
         gt=0,

@@ -9,8 +9,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from wattbase import __version__
-from wattbase.api import apollo, errors, health, oauth, v1, v2_data, v2_series, v2_things
+from wattbase.api import (
+    apollo,
+    errors,
+    health,
+    oauth,
+    v1,
+    v2_data,
+    v2_datasets,
+    v2_series,
+    v2_things,
+)
 from wattbase.api.correlation import CorrelationId
+from wattbase.api.dataset_uploads import body_limit
 from wattbase.api.limits import BodyLimit
 from wattbase.config import Settings
 from wattbase.core.demo import ensure_demo
@@ -57,7 +68,11 @@ def create_app(
     app.state.settings = settings
     app.state.clock = time.time  # tests move token expiry by replacing it
     errors.install(app)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        paths={"/api/v2/datasets": body_limit(settings)},
+    )
     app.include_router(health.router)
     app.include_router(v1.router)
     app.include_router(oauth.router)
@@ -65,6 +80,7 @@ def create_app(
     app.include_router(v2_things.router)
     app.include_router(v2_series.router)
     app.include_router(v2_data.router)
+    app.include_router(v2_datasets.router)
     # Added last, so it wraps the others and every answer carries the id.
     app.add_middleware(CorrelationId)
     return app

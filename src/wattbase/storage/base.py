@@ -22,10 +22,12 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 
+from wattbase.model.datasets import Dataset, DatasetFilter
 from wattbase.model.points import Micros, PointCounts, SeriesPoints, Values, WriteMode
 from wattbase.model.query import Aggregate, BucketPlan, TimeRange, ValueFilter
 from wattbase.model.tenancy import ApiKey, Domain
 from wattbase.model.things import Series, SeriesFilter, Thing, ThingFilter
+from wattbase.storage.blobs import BlobStore
 
 
 class Session(Protocol):
@@ -112,6 +114,22 @@ class Session(Protocol):
 
     def count_points_many(self, sids: Sequence[int], span: TimeRange) -> int: ...
 
+    # Datasets (issue 4): metadata rows; the bytes are in ``Store.blobs`` under ``checksum``.
+    def put_dataset(self, dataset: Dataset) -> None: ...
+    def get_dataset(self, domain: str, uuid: UUID) -> Dataset | None: ...
+    def list_datasets(self, domain: str, where: DatasetFilter) -> list[Dataset]:
+        """Ordered by (created, uuid); a dataset without a thing is in the default collection."""
+        ...
+
+    def delete_dataset(self, domain: str, uuid: UUID) -> None: ...
+    def checksum_refs(self, checksum: str) -> int:
+        """How many datasets, of any domain, hold the content with this checksum."""
+        ...
+
+    def dataset_checksums(self) -> set[str]:
+        """Every checksum some dataset refers to (for sweeping unreferenced blobs)."""
+        ...
+
 
 class Store(Protocol):
     def read(self) -> AbstractContextManager[Session]: ...
@@ -119,3 +137,6 @@ class Store(Protocol):
     def close(self) -> None:
         """Release every resource; calling it again does nothing."""
         ...
+
+    # Datasets (issue 4): the content-addressed bytes of datasets.
+    blobs: BlobStore

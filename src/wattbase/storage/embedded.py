@@ -24,6 +24,8 @@ from wattbase.model.points import Micros, PointCounts, SeriesPoints, Values, Wri
 from wattbase.model.query import Aggregate, BucketPlan, TimeRange, ValueFilter
 from wattbase.model.tenancy import ApiKey, Domain, Scope
 from wattbase.model.things import Series, SeriesFilter, Thing, ThingFilter
+from wattbase.storage.blobs import BlobStore, FolderBlobs
+from wattbase.storage.embedded_datasets import DatasetRows
 from wattbase.storage.embedded_schema import MIGRATIONS
 from wattbase.storage.sql import AGGREGATES, floor_to_width, local_clock, value_filter
 
@@ -118,7 +120,7 @@ def bucket_key(plan: BucketPlan) -> str:
     return f"epoch_us(date_trunc('{plan.calendar_unit}', make_timestamp({local})))"
 
 
-class EmbeddedSession:
+class EmbeddedSession(DatasetRows):
     """One DuckDB cursor, speaking the storage protocol."""
 
     def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
@@ -559,6 +561,11 @@ class EmbeddedStore:
         self._local = threading.local()
         self._migrate()
         self._writer = self._db.cursor()
+        # Dataset content lives beside the database file. Nothing else runs yet, so what an
+        # interrupted upload left behind (and blobs no row refers to) can go now.
+        self.blobs: BlobStore = FolderBlobs(path.parent / "blobs")
+        with self.read() as session:
+            self.blobs.sweep(session.dataset_checksums())
 
     def _migrate(self) -> None:
         db = self._db

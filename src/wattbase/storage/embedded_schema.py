@@ -62,4 +62,21 @@ MIGRATIONS: tuple[str, ...] = (
         value BLOB NOT NULL
     );
     """,
+    # 3: datasets. Their bytes are blobs beside the database, addressed by checksum.
+    """
+    CREATE TABLE datasets (
+        uuid UUID PRIMARY KEY,
+        domain VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        format VARCHAR NOT NULL,
+        size BIGINT NOT NULL,
+        checksum VARCHAR NOT NULL,
+        thing_uuid UUID,
+        tags VARCHAR[] NOT NULL,
+        created TIMESTAMP NOT NULL,
+        created_by UUID,
+        updated TIMESTAMP NOT NULL,
+        updated_by UUID
+    );
+    """,
 )
