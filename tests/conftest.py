@@ -99,10 +99,11 @@ class Server:
     url: str
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
+    demo: bool = True
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "wattbase", "serve", "--demo"],
+            [sys.executable, "-m", "wattbase", "serve", *(["--demo"] if self.demo else [])],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -50,13 +50,15 @@ def _bucket(micros: int, precision: str, tz: ZoneInfo) -> str:
         "century": day.replace(year=y - y % 100, month=1, day=1),
         "millennia": day.replace(year=y - y % 1000, month=1, day=1),
     }[precision]
-    return _printable(datetime(first.year, first.month, first.day, tzinfo=tz)).isoformat()
+    return _printable(datetime(first.year, first.month, first.day, tzinfo=tz))
 
 
-def _printable(when: datetime) -> datetime:
+def _printable(when: datetime) -> str:
     # RFC 3339 offsets have no seconds: local mean time (+01:12:12) is printed in UTC.
     offset = when.utcoffset()
-    return when.astimezone(UTC) if offset is not None and offset.seconds % 60 else when
+    if offset is not None and offset.seconds % 60:
+        return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return when.isoformat()
 
 
 def _sample() -> tuple[np.ndarray, np.ndarray]:

@@ -101,13 +101,17 @@ def format_many(micros: Micros, tz: ZoneInfo) -> list[str]:
         return list(np.char.add(utc, "Z").tolist())
     steps = offset_steps(tz, int(micros.min()), int(micros.max()))
     starts = np.array([s for s, _ in steps], dtype=np.int64)
-    # RFC 3339 offsets have no seconds; an offset that does (local mean time before ~1900,
-    # e.g. Stockholm's +01:12:12) is printed as the same instant in UTC instead.
-    offsets = np.array([0 if o % 60_000_000 else o for _, o in steps], dtype=np.int64)
+    offsets = np.array([o for _, o in steps], dtype=np.int64)
     which = np.searchsorted(starts, micros, side="right") - 1
     which[which < 0] = 0
+    # RFC 3339 offsets have no seconds, so local mean times (e.g. Stockholm's +01:12:12
+    # before 1879) would name the wrong instant: those stamps are written in UTC instead.
+    whole_minutes = offsets % 60_000_000 == 0
+    offsets = np.where(whole_minutes, offsets, 0)
     local = micros + offsets[which]
-    suffixes = np.array([_suffix(int(o)) for o in offsets])[which]
+    suffixes = np.array(
+        [_suffix(int(o)) if whole else "Z" for o, whole in zip(offsets, whole_minutes, strict=True)]
+    )[which]
     text = np.datetime_as_string(local.astype("datetime64[us]"), unit=unit)
     return list(np.char.add(text, suffixes).tolist())
 
