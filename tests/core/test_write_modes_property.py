@@ -75,8 +75,9 @@ def expected_counts(
         else:
             kept[ts] = v
     if mode is WriteMode.REPLACE_WINDOW:
-        if kept:
-            lo, hi = min(kept), max(kept)
+        # The window is what the client sent, out-of-bounds points included.
+        if last:
+            lo, hi = min(last), max(last)
             doomed = [ts for ts in model if lo <= ts <= hi]
             counts["deleted"] = len(doomed)
             for ts in doomed:

@@ -119,11 +119,12 @@ def write_points(
             sent = len(ts)
             ts, v = sort_unique(ts, v)
             counts.skipped = sent - len(ts)
+            window = (int(ts[0]), int(ts[-1])) if len(ts) else None
             keep = _in_bounds(series, v)
             if keep is not None:
                 counts.out_of_bounds = int(len(keep) - keep.sum())
                 ts, v = ts[keep], v[keep]
-            writes.append(SeriesPoints(sid=series.sid, ts=ts, v=v))
+            writes.append(SeriesPoints(sid=series.sid, ts=ts, v=v, window=window))
             reports.append(SeriesReport(series=series, counts=counts))
         stored = session.write_points(writes, mode)
     for report in reports:

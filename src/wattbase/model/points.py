@@ -42,11 +42,22 @@ class PointCounts:
 
 @dataclass(slots=True)
 class SeriesPoints:
-    """Points for one series, sorted by time with unique timestamps."""
+    """Points for one series, sorted by time with unique timestamps.
+
+    ``window`` is the inclusive span ``replace_window`` clears: the first and last timestamp
+    the client sent, which may lie outside ``ts`` when points were out of bounds.
+    """
 
     sid: int
     ts: Micros
     v: Values
+    window: tuple[int, int] | None = None
+
+    def replace_span(self) -> tuple[int, int] | None:
+        """The inclusive span ``replace_window`` clears; None when nothing was sent."""
+        if self.window is not None:
+            return self.window
+        return (int(self.ts[0]), int(self.ts[-1])) if len(self.ts) else None
 
 
 @dataclass(slots=True)

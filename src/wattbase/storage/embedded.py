@@ -347,6 +347,8 @@ class EmbeddedSession(DatasetRows):
         self, batches: Sequence[SeriesPoints], mode: WriteMode
     ) -> dict[int, PointCounts]:
         counts = {b.sid: PointCounts() for b in batches}
+        if mode is WriteMode.REPLACE_WINDOW:
+            self._clear_windows(batches, counts)
         batches = [b for b in batches if len(b.ts)]
         if not batches:
             return counts
@@ -362,36 +364,40 @@ class EmbeddedSession(DatasetRows):
         cur.register("wb_batch", {"sid": sid, "ts": ts, "v": v})
         try:
             if mode is WriteMode.REPLACE_WINDOW:
-                self._replace_windows(batches, counts, where)
+                self._run("INSERT INTO points SELECT sid, ts, v FROM wb_batch")
+                for b in batches:
+                    counts[b.sid].inserted = len(b.ts)
             else:
                 self._merge(counts, where, update=mode is WriteMode.UPDATE_WINDOW)
         finally:
             cur.unregister("wb_batch")
         return counts
 
-    def _replace_windows(
-        self, batches: Sequence[SeriesPoints], counts: dict[int, PointCounts], where: str
+    def _clear_windows(
+        self, batches: Sequence[SeriesPoints], counts: dict[int, PointCounts]
     ) -> None:
+        """Delete each batch's window of stored points, counting them per series."""
+        spans = [(b.sid, span) for b in batches if (span := b.replace_span()) is not None]
+        if not spans:
+            return
+        sids = np.array([sid for sid, _ in spans], dtype=np.int32)
+        los = np.array([lo for _, (lo, _) in spans], dtype=np.int64)
+        his = np.array([hi for _, (_, hi) in spans], dtype=np.int64)
+        in_window = (
+            f"p.sid BETWEEN {int(sids.min())} AND {int(sids.max())} "
+            f"AND p.ts BETWEEN {int(los.min())} AND {int(his.max())} "
+            "AND p.sid = w.sid AND p.ts BETWEEN w.lo AND w.hi"
+        )
         cur = self._cur
-        spans = {
-            "sid": np.array([b.sid for b in batches], dtype=np.int32),
-            "lo": np.array([b.ts[0] for b in batches], dtype=np.int64),
-            "hi": np.array([b.ts[-1] for b in batches], dtype=np.int64),
-        }
-        cur.register("wb_spans", spans)
+        cur.register("wb_spans", {"sid": sids, "lo": los, "hi": his})
         try:
-            in_window = f"{where} AND p.ts BETWEEN w.lo AND w.hi"
             for sid, deleted in self._all(
-                f"SELECT p.sid, count(*) FROM points p JOIN wb_spans w ON p.sid = w.sid "
-                f"WHERE {in_window} GROUP BY p.sid"
+                f"SELECT p.sid, count(*) FROM points p, wb_spans w WHERE {in_window} GROUP BY p.sid"
             ):
                 counts[sid].deleted = deleted
-            self._run(f"DELETE FROM points p USING wb_spans w WHERE p.sid = w.sid AND {in_window}")
+            self._run(f"DELETE FROM points p USING wb_spans w WHERE {in_window}")
         finally:
             cur.unregister("wb_spans")
-        self._run("INSERT INTO points SELECT sid, ts, v FROM wb_batch")
-        for b in batches:
-            counts[b.sid].inserted = len(b.ts)
 
     def _merge(self, counts: dict[int, PointCounts], where: str, *, update: bool) -> None:
         cur = self._cur
