@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 from uuid import UUID, uuid4
 
 from wattbase.core.access import READ, WRITE, require
+from wattbase.core.changes import check_changes
 from wattbase.core.formats import check_format
 from wattbase.core.things import get_thing
 from wattbase.errors import Forbidden, InvalidRequest, NotFound
@@ -123,9 +124,7 @@ def update_dataset(
 ) -> Dataset:
     """Change metadata and/or content; a new format must fit the (new or stored) content."""
     require(caller, WRITE)
-    unknown = set(changes) - UPDATABLE
-    if unknown:
-        raise InvalidRequest(f"cannot change {', '.join(sorted(unknown))}", param=min(unknown))
+    check_changes(changes, UPDATABLE)
     if "name" in changes:
         _check_name(changes["name"])
     with store.read() as session:

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from wattbase.core.access import READ, WRITE, require, visible
+from wattbase.core.changes import check_changes
 from wattbase.core.things import get_thing
 from wattbase.errors import Conflict, InvalidRequest, NotFound
 from wattbase.model.tenancy import Caller
@@ -106,9 +107,7 @@ def create_series(store: Store, caller: Caller, thing_uuid: UUID, draft: SeriesD
 
 def update_series(store: Store, caller: Caller, uuid: UUID, changes: dict[str, Any]) -> Series:
     require(caller, WRITE)
-    unknown = set(changes) - UPDATABLE
-    if unknown:
-        raise InvalidRequest(f"cannot change {', '.join(sorted(unknown))}", param=min(unknown))
+    check_changes(changes, UPDATABLE)
     with store.write() as session:
         series = get_series(session, caller, uuid)
         if "tags" in changes:

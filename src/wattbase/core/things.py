@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from wattbase.core.access import READ, WRITE, require, visible
+from wattbase.core.changes import check_changes
 from wattbase.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from wattbase.model.tenancy import DEFAULT_COLLECTION, Caller
 from wattbase.model.things import SeriesFilter, Thing, ThingFilter
@@ -124,9 +125,7 @@ def create_thing(store: Store, caller: Caller, draft: ThingDraft) -> Thing:
 def update_thing(store: Store, caller: Caller, uuid: UUID, changes: dict[str, Any]) -> Thing:
     """Apply the named changes; ``parent`` moves the thing (409 on a cycle)."""
     require(caller, WRITE)
-    unknown = set(changes) - UPDATABLE
-    if unknown:
-        raise InvalidRequest(f"cannot change {', '.join(sorted(unknown))}", param=min(unknown))
+    check_changes(changes, UPDATABLE)
     if "name" in changes:
         _check_name(changes["name"])
     with store.write() as session:
