@@ -95,19 +95,75 @@ def format_many(micros: Micros, tz: ZoneInfo) -> list[str]:
     if len(micros) == 0:
         return []
     whole_seconds = bool((micros % 1_000_000 == 0).all())
-    unit: Literal["s", "us"] = "s" if whole_seconds else "us"
     if tz.key == "UTC":
-        utc = np.datetime_as_string(micros.astype("datetime64[us]"), unit=unit)
-        return list(np.char.add(utc, "Z").tolist())
-    steps = offset_steps(tz, int(micros.min()), int(micros.max()))
-    starts = np.array([s for s, _ in steps], dtype=np.int64)
-    offsets = np.array([o for _, o in steps], dtype=np.int64)
-    which = np.searchsorted(starts, micros, side="right") - 1
-    which[which < 0] = 0
-    local = micros + offsets[which]
-    suffixes = np.array([_suffix(int(o)) for o in offsets])[which]
-    text = np.datetime_as_string(local.astype("datetime64[us]"), unit=unit)
-    return list(np.char.add(text, suffixes).tolist())
+        local, suffixes = micros, np.array(["Z"])
+        which = np.zeros(len(micros), dtype=np.intp)
+    else:
+        steps = offset_steps(tz, int(micros.min()), int(micros.max()))
+        starts = np.array([s for s, _ in steps], dtype=np.int64)
+        offsets = np.array([o for _, o in steps], dtype=np.int64)
+        which = np.searchsorted(starts, micros, side="right") - 1
+        which[which < 0] = 0
+        local = micros + offsets[which]
+        suffixes = np.array([_suffix(int(o)) for o in offsets])
+    if local.min() < _FIRST_US or local.max() >= _AFTER_LAST_US:
+        unit: Literal["s", "us"] = "s" if whole_seconds else "us"
+        text = np.datetime_as_string(local.astype("datetime64[us]"), unit=unit)
+        return list(np.char.add(text, suffixes[which]).tolist())
+    return _civil_text(local, whole_seconds, suffixes, which)
+
+
+# Years 1-9999: the four-digit years that the digit arithmetic below writes.
+_FIRST_US = -62_135_596_800_000_000
+_AFTER_LAST_US = 253_402_300_800_000_000
+
+
+def _civil_text(
+    local: Micros, whole_seconds: bool, suffixes: np.ndarray, which: np.ndarray
+) -> list[str]:
+    """Assemble every timestamp from tables of its date and its time of day.
+
+    ``np.datetime_as_string`` costs about a microsecond per element; a year of points falls
+    on a few hundred dates and at most 86,400 times of day, so those are written once each
+    and gathered into one character array, whose rows become the strings.
+    """
+    days, us_of_day = np.divmod(local, 86_400_000_000)
+    first, last = int(days.min()), int(days.max())
+    if last - first <= 4 * len(days) + 1000:
+        dates = _codes(np.datetime_as_string(np.arange(first, last + 1).astype("datetime64[D]")))
+        date_chars = dates[days - first]
+    else:
+        date_chars = _codes(np.datetime_as_string(days.astype("datetime64[D]")))
+    seconds, fraction = np.divmod(us_of_day, 1_000_000)
+    parts = [date_chars, _time_of_day()[seconds]]
+    if not whole_seconds:
+        digits = np.empty((len(local), 7), dtype=np.uint32)
+        digits[:, 0] = ord(".")
+        for i in range(6, 0, -1):
+            fraction, digit = np.divmod(fraction, 10)
+            digits[:, i] = digit + ord("0")
+        parts.append(digits)
+    parts.append(_codes(suffixes)[which])
+    chars = np.concatenate(parts, axis=1)
+    return list(chars.view(f"<U{chars.shape[1]}").ravel().tolist())
+
+
+def _codes(texts: np.ndarray) -> np.ndarray:
+    """Equal-length strings as a (rows, characters) array of code points."""
+    width = int(np.char.str_len(texts).max())
+    exact = np.ascontiguousarray(texts.astype(f"<U{width}"))
+    return exact.view(np.uint32).reshape(len(texts), width)
+
+
+_TIMES: list[np.ndarray] = []
+
+
+def _time_of_day() -> np.ndarray:
+    """``THH:MM:SS`` of every second of a day, as code points (built once)."""
+    if not _TIMES:
+        stamps = np.datetime_as_string(np.arange(86_400).astype("datetime64[s]"))
+        _TIMES.append(_codes(np.char.add("T", np.char.partition(stamps, "T")[:, 2])))
+    return _TIMES[0]
 
 
 def _suffix(offset_micros: int) -> str:
