@@ -42,3 +42,20 @@ def test_years_at_the_edges_and_before_1970() -> None:
     micros = np.array([-62_135_596_800_000_000, -1_000_000, 0, 253_402_300_799_000_000])
     assert format_many(micros, zone("UTC")) == reference(micros, "UTC")
     assert format_many(micros[:1] - 1, zone("UTC")) == reference(micros[:1] - 1, "UTC")
+
+
+def test_the_digit_parser_agrees_with_numpy_and_leaves_invalid_times_to_it() -> None:
+    from wattbase.core import timestamps
+
+    rng = np.random.default_rng(3)
+    seconds = rng.integers(-62_135_596_800, 253_402_300_799, 2000)
+    texts = [f"{t}Z" for t in np.datetime_as_string(seconds.astype("datetime64[s]"))]
+    texts = [t for t in texts if len(t) == 20]
+    codes = np.asarray(texts, dtype=np.str_).view(np.uint32).reshape(len(texts), -1)
+    parsed = timestamps._whole_seconds_utc(codes)
+    assert parsed is not None
+    expected = np.array(texts, dtype="U20")
+    assert (parsed == np.char.rstrip(expected, "Z").astype("datetime64[us]").astype(np.int64)).all()
+    for bad in ["2025-02-29T00:00:00Z", "2025-01-01T24:00:00Z", "1900-02-29T00:00:00Z"]:
+        one = np.asarray([bad], dtype=np.str_).view(np.uint32).reshape(1, -1)
+        assert timestamps._whole_seconds_utc(one) is None
