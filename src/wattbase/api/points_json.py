@@ -64,18 +64,19 @@ def _find_non_finite(node: Any, path: str) -> str | None:
     return None
 
 
+class _Point(msgspec.Struct, gc=False):
+    v: Any
+    ts: Any
+
+
+_POINTS = msgspec.json.Encoder()
+
+
 def points_array(ts: Sequence[str] | Sequence[float], v: Values) -> msgspec.Raw:
     """``[{"v": .., "ts": ..}, ...]`` as raw JSON, to embed in a larger answer."""
-    values = v.tolist()
-    ts_json = msgspec.json.encode(list(ts))
-    if not values:
-        return msgspec.Raw(b"[]")
-    # Encode both columns once, then interleave the encoded items; cheaper than a dict
-    # per point. Neither a number nor an RFC 3339 string holds a top-level comma.
-    vs = msgspec.json.encode(values)[1:-1].split(b",")
-    tss = ts_json[1:-1].split(b",")
-    parts = [b'{"v":' + a + b',"ts":' + b + b"}" for a, b in zip(vs, tss, strict=True)]
-    return msgspec.Raw(b"[" + b",".join(parts) + b"]")
+    # One small struct per point, built by map() in C and encoded in one call: about half
+    # the time of joining encoded items in Python, and no dict per point.
+    return msgspec.Raw(_POINTS.encode(list(map(_Point, v.tolist(), ts))))
 
 
 def epoch_seconds(ts: Micros) -> list[float] | list[int]:

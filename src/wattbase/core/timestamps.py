@@ -56,6 +56,10 @@ def _fast(texts: Sequence[str]) -> Micros | None:
     sep = codes[:, 10]
     if ((sep != _T) & (sep != _SPACE)).any():
         return None
+    if (lengths == _MIN_LEN).all():
+        whole = _whole_seconds_utc(codes[:, :_MIN_LEN])
+        if whole is not None:
+            return whole
     codes[rows, last] = 0  # drop the Z: numpy reads the rest as UTC wall-clock time
     stripped = codes.view(arr.dtype).reshape(len(arr))
     with warnings.catch_warnings():
@@ -67,6 +71,42 @@ def _fast(texts: Sequence[str]) -> Micros | None:
     if (parsed == NAT).any():
         return None
     return parsed
+
+
+_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
+_SEPARATORS = {4: ord("-"), 7: ord("-"), 13: ord(":"), 16: ord(":")}
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _whole_seconds_utc(codes: np.ndarray) -> Micros | None:
+    """``YYYY-MM-DDTHH:MM:SSZ`` by digit arithmetic; None for anything numpy should judge.
+
+    numpy's string-to-datetime cast costs about 0.2 µs a string, the bulk of decoding a
+    write; this takes only well-formed, valid times and leaves every other case unchanged.
+    """
+    digits = codes[:, _DIGITS].astype(np.int64) - ord("0")
+    if ((digits < 0) | (digits > 9)).any():
+        return None
+    if any((codes[:, at] != code).any() for at, code in _SEPARATORS.items()):
+        return None
+    pairs = digits[:, 0::2] * 10 + digits[:, 1::2]
+    year = pairs[:, 0] * 100 + pairs[:, 1]
+    month, day, hour, minute, second = (pairs[:, i] for i in range(2, 7))
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    if ((month < 1) | (month > 12)).any():
+        return None
+    last_day = _MONTH_DAYS[month] + ((month == 2) & leap)
+    if ((day < 1) | (day > last_day) | (hour > 23) | (minute > 59) | (second > 59)).any():
+        return None
+    # Days since 1970-01-01 of a civil date (H. Hinnant's algorithm), years from March.
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    days = era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468
+    seconds = days * 86_400 + hour * 3600 + minute * 60 + second
+    out: Micros = seconds * 1_000_000
+    return out
 
 
 def parse_many(
@@ -95,25 +135,84 @@ def format_many(micros: Micros, tz: ZoneInfo) -> list[str]:
     if len(micros) == 0:
         return []
     whole_seconds = bool((micros % 1_000_000 == 0).all())
-    unit: Literal["s", "us"] = "s" if whole_seconds else "us"
     if tz.key == "UTC":
-        utc = np.datetime_as_string(micros.astype("datetime64[us]"), unit=unit)
-        return list(np.char.add(utc, "Z").tolist())
-    steps = offset_steps(tz, int(micros.min()), int(micros.max()))
-    starts = np.array([s for s, _ in steps], dtype=np.int64)
-    offsets = np.array([o for _, o in steps], dtype=np.int64)
-    which = np.searchsorted(starts, micros, side="right") - 1
-    which[which < 0] = 0
-    # RFC 3339 offsets have no seconds, so local mean times (e.g. Stockholm's +01:12:12
-    # before 1879) would name the wrong instant: those stamps are written in UTC instead.
-    whole_minutes = offsets % 60_000_000 == 0
-    offsets = np.where(whole_minutes, offsets, 0)
-    local = micros + offsets[which]
-    suffixes = np.array(
-        [_suffix(int(o)) if whole else "Z" for o, whole in zip(offsets, whole_minutes, strict=True)]
-    )[which]
-    text = np.datetime_as_string(local.astype("datetime64[us]"), unit=unit)
-    return list(np.char.add(text, suffixes).tolist())
+        local, suffixes = micros, np.array(["Z"])
+        which = np.zeros(len(micros), dtype=np.intp)
+    else:
+        steps = offset_steps(tz, int(micros.min()), int(micros.max()))
+        starts = np.array([s for s, _ in steps], dtype=np.int64)
+        offsets = np.array([o for _, o in steps], dtype=np.int64)
+        # RFC 3339 offsets have no seconds, so local mean times (e.g. Stockholm's +01:12:12
+        # before 1879) would name the wrong instant: those stamps are written in UTC instead.
+        whole_minutes = offsets % 60_000_000 == 0
+        offsets = np.where(whole_minutes, offsets, 0)
+        which = np.searchsorted(starts, micros, side="right") - 1
+        which[which < 0] = 0
+        local = micros + offsets[which]
+        suffixes = np.array(
+            [
+                _suffix(int(o)) if whole else "Z"
+                for o, whole in zip(offsets, whole_minutes, strict=True)
+            ]
+        )
+    if local.min() < _FIRST_US or local.max() >= _AFTER_LAST_US:
+        unit: Literal["s", "us"] = "s" if whole_seconds else "us"
+        text = np.datetime_as_string(local.astype("datetime64[us]"), unit=unit)
+        return list(np.char.add(text, suffixes[which]).tolist())
+    return _civil_text(local, whole_seconds, suffixes, which)
+
+
+# Years 1-9999: the four-digit years that the digit arithmetic below writes.
+_FIRST_US = -62_135_596_800_000_000
+_AFTER_LAST_US = 253_402_300_800_000_000
+
+
+def _civil_text(
+    local: Micros, whole_seconds: bool, suffixes: np.ndarray, which: np.ndarray
+) -> list[str]:
+    """Assemble every timestamp from tables of its date and its time of day.
+
+    ``np.datetime_as_string`` costs about a microsecond per element; a year of points falls
+    on a few hundred dates and at most 86,400 times of day, so those are written once each
+    and gathered into one character array, whose rows become the strings.
+    """
+    days, us_of_day = np.divmod(local, 86_400_000_000)
+    first, last = int(days.min()), int(days.max())
+    if last - first <= 4 * len(days) + 1000:
+        dates = _codes(np.datetime_as_string(np.arange(first, last + 1).astype("datetime64[D]")))
+        date_chars = dates[days - first]
+    else:
+        date_chars = _codes(np.datetime_as_string(days.astype("datetime64[D]")))
+    seconds, fraction = np.divmod(us_of_day, 1_000_000)
+    parts = [date_chars, _time_of_day()[seconds]]
+    if not whole_seconds:
+        digits = np.empty((len(local), 7), dtype=np.uint32)
+        digits[:, 0] = ord(".")
+        for i in range(6, 0, -1):
+            fraction, digit = np.divmod(fraction, 10)
+            digits[:, i] = digit + ord("0")
+        parts.append(digits)
+    parts.append(_codes(suffixes)[which])
+    chars = np.concatenate(parts, axis=1)
+    return list(chars.view(f"<U{chars.shape[1]}").ravel().tolist())
+
+
+def _codes(texts: np.ndarray) -> np.ndarray:
+    """Equal-length strings as a (rows, characters) array of code points."""
+    width = int(np.char.str_len(texts).max())
+    exact = np.ascontiguousarray(texts.astype(f"<U{width}"))
+    return exact.view(np.uint32).reshape(len(texts), width)
+
+
+_TIMES: list[np.ndarray] = []
+
+
+def _time_of_day() -> np.ndarray:
+    """``THH:MM:SS`` of every second of a day, as code points (built once)."""
+    if not _TIMES:
+        stamps = np.datetime_as_string(np.arange(86_400).astype("datetime64[s]"))
+        _TIMES.append(_codes(np.char.add("T", np.char.partition(stamps, "T")[:, 2])))
+    return _TIMES[0]
 
 
 def _suffix(offset_micros: int) -> str:
