@@ -15,6 +15,7 @@ from starlette.responses import Response
 from wattbase.api import envelopes
 from wattbase.api.deps import StoreDep
 from wattbase.api.oauth import BearerCaller
+from wattbase.api.openapi import COMMON, errors
 from wattbase.api.points_json import decode, epoch_seconds
 from wattbase.core import devices
 from wattbase.core.access import require
@@ -27,7 +28,9 @@ from wattbase.model.query import TimeRange
 from wattbase.model.tenancy import Caller
 from wattbase.storage.base import Store
 
-router = APIRouter(prefix=envelopes.APOLLO_PREFIX, tags=["apollo"])
+router = APIRouter(
+    prefix=envelopes.APOLLO_PREFIX, tags=["apollo"], responses=errors("apollo", *COMMON)
+)
 UTC = zone("UTC")
 
 Collection = Annotated[
@@ -78,7 +81,7 @@ def _caller(caller: Caller, any_of: frozenset[Any], collection: str | None) -> C
     operation_id="apollo_create_device",
     summary="Create a device",
     status_code=202,
-    responses={409: {"description": "The device exists"}},
+    responses=errors("apollo", 409),
 )
 def create_device(
     caller: BearerCaller, store: StoreDep, device: DeviceIn, collection: Collection = None
@@ -95,7 +98,6 @@ def create_device(
     operation_id="apollo_add_points",
     summary="Add points (time series) to a device",
     status_code=202,
-    responses={400: {"description": "No points provided"}, 403: {"description": "No access"}},
 )
 def add_points(
     caller: BearerCaller,
