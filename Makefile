@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint typecheck pytest clean
+.PHONY: serve test lint typecheck pytest fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+# A longer schemathesis run than the one in `make test`; prints the cases run per face.
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP)
+	WATTBASE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -s -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
