@@ -107,3 +107,25 @@ def describe(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def apollo_answer(
+    status: int, description: str, data: dict[str, Any], *, post: bool = False
+) -> ResponsesDoc:
+    """An apollo success envelope; POST answers spell ``Message``/``Code`` capitalised."""
+    message, code = ("Message", "Code") if post else ("message", "code")
+    envelope = {
+        "type": "object",
+        "required": ["status", "data"],
+        "properties": {
+            "status": {
+                "type": "object",
+                "required": [message, code],
+                "properties": {message: {"type": "string"}, code: {"type": "string"}},
+            },
+            "data": data,
+        },
+    }
+    return {
+        status: {"description": description, "content": {"application/json": {"schema": envelope}}}
+    }
