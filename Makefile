@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint typecheck pytest clean bench bench-quick
+.PHONY: serve test lint typecheck pytest fuzz clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick
+
+# A longer schemathesis run than the one in `make test`; prints the cases run per face.
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP)
+	WATTBASE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -s -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from wattbase.api import envelopes
 from wattbase.api.deps import StoreDep
 from wattbase.api.oauth import BearerCaller
+from wattbase.api.openapi import COMMON, apollo_answer, errors
 from wattbase.api.points_json import decode, epoch_seconds
 from wattbase.core import devices
 from wattbase.core.access import require
@@ -27,7 +28,67 @@ from wattbase.model.query import TimeRange
 from wattbase.model.tenancy import Caller
 from wattbase.storage.base import Store
 
-router = APIRouter(prefix=envelopes.APOLLO_PREFIX, tags=["apollo"])
+_STRING_OR_NULL = {"type": ["string", "null"]}
+DEVICE = {
+    "type": "object",
+    "required": ["id", "deviceType"],
+    "properties": {"id": {"type": "string"}, "deviceType": _STRING_OR_NULL},
+}
+RELATIONSHIPS = {
+    "type": "object",
+    "required": ["deviceId", "relationships"],
+    "properties": {
+        "deviceId": {"type": "string"},
+        "relationships": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["pointId", "pointType", "timeseriesId"],
+                "properties": {
+                    "pointId": {"type": "string"},
+                    "pointType": _STRING_OR_NULL,
+                    "timeseriesId": {"type": "string", "format": "uuid"},
+                },
+            },
+        },
+    },
+}
+REPORTS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["timeseriesId"],
+        "properties": {"timeseriesId": {"type": "string", "format": "uuid"}},
+    },
+}
+SAMPLES_PAGE = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["unixTimestamp", "timestamp", "val", "timeseriesId"],
+        "properties": {
+            "unixTimestamp": {"type": "number"},
+            "timestamp": {"type": "string", "format": "date-time"},
+            "val": {"type": "number"},
+            "timeseriesId": {"type": "string", "format": "uuid"},
+        },
+    },
+}
+POINT = {
+    "type": "object",
+    "required": ["timeseriesId", "deviceId", "pointId", "pointType", "created"],
+    "properties": {
+        "timeseriesId": {"type": "string", "format": "uuid"},
+        "deviceId": _STRING_OR_NULL,
+        "pointId": {"type": "string"},
+        "pointType": _STRING_OR_NULL,
+        "created": {"type": "string", "format": "date-time"},
+    },
+}
+
+router = APIRouter(
+    prefix=envelopes.APOLLO_PREFIX, tags=["apollo"], responses=errors("apollo", *COMMON)
+)
 UTC = zone("UTC")
 
 Collection = Annotated[
@@ -78,7 +139,7 @@ def _caller(caller: Caller, any_of: frozenset[Any], collection: str | None) -> C
     operation_id="apollo_create_device",
     summary="Create a device",
     status_code=202,
-    responses={409: {"description": "The device exists"}},
+    responses={**apollo_answer(202, "The device", DEVICE, post=True), **errors("apollo", 409)},
 )
 def create_device(
     caller: BearerCaller, store: StoreDep, device: DeviceIn, collection: Collection = None
@@ -95,7 +156,7 @@ def create_device(
     operation_id="apollo_add_points",
     summary="Add points (time series) to a device",
     status_code=202,
-    responses={400: {"description": "No points provided"}, 403: {"description": "No access"}},
+    responses=apollo_answer(202, "The series made", RELATIONSHIPS, post=True),
 )
 def add_points(
     caller: BearerCaller,
@@ -139,6 +200,7 @@ def _write(
     operation_id="apollo_write_samples",
     summary="Write samples of a device's time series",
     status_code=202,
+    responses=apollo_answer(202, "Counts per series", REPORTS, post=True),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -209,6 +271,7 @@ def _uuids(text: str | None) -> tuple[UUID, ...]:
     "/devices/{deviceId}/timeseries/samples",
     operation_id="apollo_read_samples",
     summary="Read samples of a device's time series, paged",
+    responses=apollo_answer(200, "One page of samples, and paging", SAMPLES_PAGE),
 )
 def read_samples_route(
     caller: BearerCaller,
@@ -248,6 +311,7 @@ def read_samples_route(
     "/devices/{deviceId}/timeseries/{timeseriesId}",
     operation_id="apollo_get_timeseries",
     summary="Get one time series (point) of a device",
+    responses=apollo_answer(200, "The point", POINT),
 )
 def get_timeseries(
     caller: BearerCaller,

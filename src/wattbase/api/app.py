@@ -23,6 +23,7 @@ from wattbase.api import (
 from wattbase.api.correlation import CorrelationId
 from wattbase.api.dataset_uploads import body_limit
 from wattbase.api.limits import BodyLimit
+from wattbase.api.openapi import describe
 from wattbase.config import Settings
 from wattbase.core.demo import ensure_demo
 from wattbase.storage import open_store
@@ -83,4 +84,5 @@ def create_app(
     app.include_router(v2_datasets.router)
     # Added last, so it wraps the others and every answer carries the id.
     app.add_middleware(CorrelationId)
+    describe(app)
     return app

@@ -12,12 +12,13 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from wattbase.api.deps import SettingsDep, StoreDep
+from wattbase.api.openapi import errors
 from wattbase.core.access import authenticate
 from wattbase.core.tokens import caller_from_token, issue_token
 from wattbase.errors import InvalidRequest, InvalidScope, Unauthorized
 from wattbase.model.tenancy import Caller, Scope
 
-router = APIRouter(tags=["oauth"])
+router = APIRouter(tags=["oauth"], responses=errors("oauth", 400, 401, 413, 429))
 BEARER_CHALLENGE = 'Bearer realm="wattbase"'
 
 

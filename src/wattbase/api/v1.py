@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from wattbase.api.deps import SettingsDep, StoreDep, V1Caller
+from wattbase.api.openapi import COMMON, MAX_OFFSET, errors
 from wattbase.api.points_json import decode, epoch_seconds, json_bytes, points_array
 from wattbase.core import things as things_core
 from wattbase.core.access import READ, require
@@ -28,7 +29,7 @@ from wattbase.model.tenancy import Caller
 from wattbase.model.things import Series, SeriesFilter, Thing, ThingFilter
 from wattbase.storage.base import Session, Store
 
-router = APIRouter(prefix="/{domain}/api/v1", tags=["v1"])
+router = APIRouter(prefix="/{domain}/api/v1", tags=["v1"], responses=errors("v1", *COMMON))
 ALL = 1 << 62
 Resolution = Literal[
     "second", "minute", "5minute", "10minute", "15minute", "20minute", "30minute",
@@ -301,7 +302,7 @@ def list_nodes(
     store: StoreDep,
     tags: Annotated[str | None, Query(description="Comma-separated; all must match.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[NodeOut]:
     """Nodes of the domain that this key may see, by node id."""
     where = ThingFilter(tags=tuple(_split(tags)), limit=limit, offset=offset)
@@ -327,7 +328,12 @@ def get_node(caller: V1Caller, store: StoreDep, id: str) -> NodeOut:
     return _node_out(_get_node(store, caller, id))
 
 
-@router.put("/nodes/{id}", operation_id="v1_update_node", summary="Change a node")
+@router.put(
+    "/nodes/{id}",
+    operation_id="v1_update_node",
+    summary="Change a node",
+    responses=errors("v1", 409),
+)
 def update_node(caller: V1Caller, store: StoreDep, id: str, change: NodeChange) -> NodeOut:
     """Change the fields sent; ``parent`` moves the node (409 if that makes a cycle)."""
     thing = _get_node(store, caller, id)
@@ -338,7 +344,11 @@ def update_node(caller: V1Caller, store: StoreDep, id: str, change: NodeChange) 
 
 
 @router.delete(
-    "/nodes/{id}", operation_id="v1_delete_node", summary="Delete a node", status_code=204
+    "/nodes/{id}",
+    operation_id="v1_delete_node",
+    summary="Delete a node",
+    status_code=204,
+    responses=errors("v1", 409),
 )
 def delete_node(caller: V1Caller, store: StoreDep, id: str, cascade: bool = False) -> Response:
     """Delete a node; one with children or series only with ``cascade=true``."""

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from wattbase.api.deps import SettingsDep, StoreDep, V2Caller
+from wattbase.api.openapi import COMMON, errors
 from wattbase.api.points_json import decode, json_bytes, points_array
 from wattbase.core.access import READ, WRITE, require
 from wattbase.core.clock import zone
@@ -30,7 +31,7 @@ from wattbase.model.tenancy import Caller
 from wattbase.model.things import Series
 from wattbase.storage.base import Store
 
-router = APIRouter(prefix="/api/v2", tags=["v2 data"])
+router = APIRouter(prefix="/api/v2", tags=["v2 data"], responses=errors("v2", *COMMON))
 MAX_TSQUERY = 100
 UTC = zone("UTC")
 # A '+' in an unencoded query string arrives as a space: "...T00:00:00 01:00".

@@ -13,13 +13,14 @@ from pydantic import BaseModel, Field
 
 from wattbase.api.dataset_uploads import Upload, read_upload
 from wattbase.api.deps import SettingsDep, StoreDep, V2Caller
+from wattbase.api.openapi import COMMON, MAX_OFFSET, errors
 from wattbase.core import datasets as core
 from wattbase.core.access import WRITE, require
 from wattbase.errors import InvalidRequest
 from wattbase.model.datasets import Dataset, DatasetFilter, Format
 from wattbase.storage.blobs import chunks
 
-router = APIRouter(prefix="/api/v2", tags=["v2 datasets"])
+router = APIRouter(prefix="/api/v2", tags=["v2 datasets"], responses=errors("v2", *COMMON))
 
 CONTENT_TYPES = {
     Format.CSV: "text/csv",
@@ -151,7 +152,7 @@ def list_datasets(
     thing_uuid: UUID | None = None,
     format: Format | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[DatasetOut]:
     """Datasets this key may see, oldest first."""
     where = DatasetFilter(
@@ -170,7 +171,7 @@ def list_thing_datasets(
     store: StoreDep,
     uuid: UUID,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[DatasetOut]:
     """The datasets attached to one thing, oldest first."""
     where = DatasetFilter(thing_uuid=uuid, limit=limit, offset=offset)

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from wattbase.api.deps import StoreDep, V2Caller
+from wattbase.api.openapi import COMMON, MAX_OFFSET, errors
 from wattbase.core import series as series_core
 from wattbase.core.access import READ, require
 from wattbase.errors import InvalidRequest
 from wattbase.model.things import Series, SeriesFilter
 
-router = APIRouter(prefix="/api/v2", tags=["v2 time series"])
+router = APIRouter(prefix="/api/v2", tags=["v2 time series"], responses=errors("v2", *COMMON))
 READ_ONLY = ("uuid", "id", "created_by", "thing_uuid")
 
 
@@ -87,7 +88,7 @@ def list_timeseries(
     tags: Annotated[str | None, Query(description="Comma-separated; all must match.")] = None,
     thing_uuid: Annotated[UUID | None, Query(description="Only this thing's.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[SeriesOut]:
     """Time series this key may see, in creation order."""
     where = SeriesFilter(tags=split_tags(tags), thing_uuid=thing_uuid, limit=limit, offset=offset)
@@ -99,6 +100,7 @@ def list_timeseries(
     operation_id="v2_create_timeseries",
     summary="Create a time series",
     status_code=201,
+    responses=errors("v2", 409),
 )
 def create_timeseries(caller: V2Caller, store: StoreDep, series: SeriesIn) -> SeriesOut:
     """Create a time series on a thing; its name is unique on that thing (409)."""
@@ -122,7 +124,10 @@ def get_timeseries(caller: V2Caller, store: StoreDep, uuid: UUID) -> SeriesOut:
 
 
 @router.put(
-    "/timeseries/{uuid}", operation_id="v2_update_timeseries", summary="Change a time series"
+    "/timeseries/{uuid}",
+    operation_id="v2_update_timeseries",
+    summary="Change a time series",
+    responses=errors("v2", 409),
 )
 def update_timeseries(
     caller: V2Caller, store: StoreDep, uuid: UUID, change: SeriesChange

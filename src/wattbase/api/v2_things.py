@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from wattbase.api.deps import StoreDep, V2Caller
+from wattbase.api.openapi import COMMON, MAX_OFFSET, errors
 from wattbase.api.v2_series import SeriesOut, series_out, split_tags
 from wattbase.core import series as series_core
 from wattbase.core import things as things_core
@@ -19,12 +20,12 @@ from wattbase.model.tenancy import Caller
 from wattbase.model.things import SeriesFilter, Thing, ThingFilter
 from wattbase.storage.base import Store
 
-router = APIRouter(prefix="/api/v2", tags=["v2 things"])
+router = APIRouter(prefix="/api/v2", tags=["v2 things"], responses=errors("v2", *COMMON))
 # Fields of the answer that a client may send back unchanged; they are not changed by it.
 READ_ONLY = ("uuid", "created_by", "children", "node_id")
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most items in the answer.")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]
 Tags = Annotated[str | None, Query(description="Comma-separated; every tag must match.")]
 
 
@@ -120,7 +121,12 @@ def get_thing(caller: V2Caller, store: StoreDep, uuid: UUID) -> ThingOut:
     return _get(store, caller, uuid)
 
 
-@router.put("/things/{uuid}", operation_id="v2_update_thing", summary="Change or move a thing")
+@router.put(
+    "/things/{uuid}",
+    operation_id="v2_update_thing",
+    summary="Change or move a thing",
+    responses=errors("v2", 409),
+)
 def update_thing(caller: V2Caller, store: StoreDep, uuid: UUID, change: ThingChange) -> ThingOut:
     """Change the fields sent; a new ``parent`` moves the thing (409 if that makes a cycle)."""
     changes: dict[str, Any] = change.model_dump(exclude_unset=True)
@@ -138,7 +144,11 @@ def update_thing(caller: V2Caller, store: StoreDep, uuid: UUID, change: ThingCha
 
 
 @router.delete(
-    "/things/{uuid}", operation_id="v2_delete_thing", summary="Delete a thing", status_code=204
+    "/things/{uuid}",
+    operation_id="v2_delete_thing",
+    summary="Delete a thing",
+    status_code=204,
+    responses=errors("v2", 409),
 )
 def delete_thing(
     caller: V2Caller,

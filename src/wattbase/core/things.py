@@ -126,6 +126,10 @@ def update_thing(store: Store, caller: Caller, uuid: UUID, changes: dict[str, An
     """Apply the named changes; ``parent`` moves the thing (409 on a cycle)."""
     require(caller, WRITE)
     check_changes(changes, UPDATABLE)
+    # Every face may send an explicit null; these columns have no "unset" to store it as.
+    for name in ("name", "state"):
+        if name in changes and changes[name] is None:
+            raise InvalidRequest(f"{name} cannot be null", param=name)
     if "name" in changes:
         _check_name(changes["name"])
     with store.write() as session:
@@ -135,7 +139,7 @@ def update_thing(store: Store, caller: Caller, uuid: UUID, changes: dict[str, An
         if "device_id" in changes:
             _check_device_id(session, caller, changes["device_id"], uuid)
         if "tags" in changes:
-            changes = {**changes, "tags": tuple(changes["tags"])}
+            changes = {**changes, "tags": tuple(changes["tags"] or ())}
         updated = replace(thing, **changes)
         session.put_thing(updated)
     return updated
