@@ -127,3 +127,26 @@ def test_serve_without_demo_creates_no_known_secret(tmp_path: Path) -> None:
             assert session.get_domain("demo") is None
     finally:
         store.close()
+
+
+def test_domain_set_rate(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert wattbase(data, "domain", "create", "acme").returncode == 0
+    done = wattbase(data, "domain", "set-rate", "acme", "--per-second", "5", "--burst", "10")
+    assert done.returncode == 0, done.stderr
+    assert "5.0/s, burst 10" in done.stderr
+    store = open_store(Settings(data_dir=data))
+    try:
+        with store.read() as session:
+            domain = session.get_domain("acme")
+        assert domain is not None and (domain.rate_per_second, domain.rate_burst) == (5.0, 10)
+    finally:
+        store.close()
+    half = wattbase(data, "domain", "set-rate", "acme", "--per-second", "5")
+    assert half.returncode == 1 and "--burst" in half.stderr
+    bad = wattbase(data, "domain", "set-rate", "acme", "--per-second", "0", "--burst", "1")
+    assert bad.returncode == 1 and "above 0" in bad.stderr
+    missing = wattbase(data, "domain", "set-rate", "nope", "--per-second", "1", "--burst", "1")
+    assert missing.returncode == 1 and "nope" in missing.stderr
+    back = wattbase(data, "domain", "set-rate", "acme", "--default")
+    assert back.returncode == 0 and "the default" in back.stderr

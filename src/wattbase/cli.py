@@ -41,6 +41,22 @@ def _domain_create(args: argparse.Namespace, settings: Settings) -> None:
     print(f"created domain {domain.name} ({domain.timezone})", file=sys.stderr)
 
 
+def _domain_set_rate(args: argparse.Namespace, settings: Settings) -> None:
+    if not args.default and (args.per_second is None or args.burst is None):
+        raise ValueError("give --per-second and --burst, or --default")
+    per_second, burst = (None, None) if args.default else (args.per_second, args.burst)
+    store = open_store(settings)
+    try:
+        domain = access.set_rate(store, args.name, per_second, burst)
+    finally:
+        store.close()
+    if domain.rate_per_second is None:
+        rate = f"the default ({settings.rate_per_second}/s, burst {settings.rate_burst})"
+    else:
+        rate = f"{domain.rate_per_second}/s, burst {domain.rate_burst}"
+    print(f"domain {domain.name}: each key may make {rate}", file=sys.stderr)
+
+
 def _key_create(args: argparse.Namespace, settings: Settings) -> None:
     collections = (
         frozenset(c.strip() for c in args.collections.split(",") if c.strip())
@@ -109,6 +125,16 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--timezone", default="UTC", help="IANA zone for naive times and buckets")
     create.set_defaults(run=_domain_create)
+    set_rate = domain.add_parser(
+        "set-rate", help="the requests per second and burst each key of the domain may make"
+    )
+    set_rate.add_argument("name")
+    set_rate.add_argument("--per-second", type=float, help="tokens a key's bucket gains a second")
+    set_rate.add_argument("--burst", type=int, help="the most requests a key may make at once")
+    set_rate.add_argument(
+        "--default", action="store_true", help="use WATTBASE_RATE_PER_SECOND/_BURST again"
+    )
+    set_rate.set_defaults(run=_domain_set_rate)
 
     key = commands.add_parser("key", help="manage API keys").add_subparsers(
         dest="action", required=True

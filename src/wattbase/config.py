@@ -40,6 +40,21 @@ class Settings(BaseSettings):
         3600, gt=0, description="Lifetime of an apollo access token from POST /oauth/token."
     )
 
+    rate_per_second: float = Field(
+        1000.0,
+        gt=0,
+        description="Requests per second each API key may make (a domain may have its own).",
+    )
+    rate_burst: int = Field(
+        2000, ge=1, description="Requests an API key may make at once before the rate applies."
+    )
+    auth_failures_per_second: float = Field(
+        1.0, gt=0, description="Failed authentications per second allowed from one address."
+    )
+    auth_failures_burst: int = Field(
+        20, ge=1, description="Failed authentications from one address before the rate applies."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str | None) -> str | None:

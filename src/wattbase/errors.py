@@ -5,6 +5,7 @@
     │   ├── UnitMismatch (400 invalid_unit)
     │   └── InvalidScope (400 invalid_scope)
     ├── Unauthorized (401 unauthorized)
+    │   └── ExpiredToken (401 unauthorized)
     ├── Forbidden (403 forbidden)
     ├── NotFound (404 not_found)
     ├── Conflict (409 conflict)
@@ -51,6 +52,10 @@ class Unauthorized(WattbaseError):
         super().__init__(message)
         # The WWW-Authenticate value: the scheme the face expects.
         self.challenge = challenge
+
+
+class ExpiredToken(Unauthorized):
+    """A genuine token past its time: not a guess, so not counted as a failed login."""
 
 
 class Forbidden(WattbaseError):

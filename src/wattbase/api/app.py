@@ -22,10 +22,11 @@ from wattbase.api import (
 )
 from wattbase.api.correlation import CorrelationId
 from wattbase.api.dataset_uploads import body_limit
-from wattbase.api.limits import BodyLimit
+from wattbase.api.limits import BodyLimit, RateHeaders
 from wattbase.api.openapi import describe
 from wattbase.config import Settings
 from wattbase.core.demo import ensure_demo
+from wattbase.core.ratelimit import Rate, RateControl
 from wattbase.storage import open_store
 from wattbase.storage.base import Store
 
@@ -68,12 +69,17 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = time.time  # tests move token expiry by replacing it
+    app.state.rates = RateControl(
+        Rate(settings.rate_per_second, settings.rate_burst),
+        Rate(settings.auth_failures_per_second, settings.auth_failures_burst),
+    )
     errors.install(app)
     app.add_middleware(
         BodyLimit,
         limit=settings.max_body_bytes,
         paths={"/api/v2/datasets": body_limit(settings)},
     )
+    app.add_middleware(RateHeaders)
     app.include_router(health.router)
     app.include_router(v1.router)
     app.include_router(oauth.router)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from wattbase.config import Settings
 from wattbase.core.access import authenticate
-from wattbase.errors import Unauthorized
+from wattbase.core.ratelimit import RateControl
+from wattbase.errors import ExpiredToken, Unauthorized
 from wattbase.model.tenancy import Caller
 from wattbase.storage.base import Store
 
@@ -32,6 +34,29 @@ StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+def client_address(request: Request) -> str:
+    # The peer's address: behind a proxy every client shares the proxy's (see README).
+    return request.client.host if request.client else "unknown"
+
+
+def admitted(request: Request, check: Callable[[], Caller]) -> Caller:
+    """The caller ``check`` proves, under both rate limits: failed authentications per
+    client address (counted, and refused while the address has none left) and requests
+    per key. Answers that pass carry the key's ``X-RateLimit-*`` figures."""
+    rates: RateControl = request.app.state.rates
+    address = client_address(request)
+    rates.check_address(address)
+    try:
+        caller = check()
+    except ExpiredToken:
+        raise
+    except Unauthorized:
+        rates.failed(address)
+        raise
+    request.state.rate = rates.admit(caller)
+    return caller
+
+
 def _credentials(request: Request, scheme: str, challenge: str) -> str:
     header = request.headers.get("authorization", "")
     given, _, value = header.partition(" ")
@@ -44,7 +69,7 @@ def v1_caller(request: Request, domain: str, store: StoreDep) -> Caller:
     """``Authorization: Key <secret>``, for a key of the domain in the path."""
     secret = _credentials(request, "Key", KEY_CHALLENGE)
     try:
-        return authenticate(store, domain, secret)
+        return admitted(request, lambda: authenticate(store, domain, secret))
     except Unauthorized as exc:
         raise Unauthorized(exc.message, challenge=KEY_CHALLENGE) from None
 
@@ -61,7 +86,7 @@ def v2_caller(request: Request, store: StoreDep) -> Caller:
             "Basic credentials must be base64 of domain:secret", challenge=BASIC_CHALLENGE
         )
     try:
-        return authenticate(store, domain, secret)
+        return admitted(request, lambda: authenticate(store, domain, secret))
     except Unauthorized as exc:
         raise Unauthorized(exc.message, challenge=BASIC_CHALLENGE) from None
 

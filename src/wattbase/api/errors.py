@@ -7,6 +7,7 @@ the shape is pinned in one place (and by ``tests/api/test_error_shape.py``).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -73,8 +74,9 @@ def _headers(exc: WattbaseError) -> dict[str, str]:
         return {"WWW-Authenticate": exc.challenge}
     if isinstance(exc, RateLimited):
         return {
-            "Retry-After": str(max(1, round(exc.retry_after))),
+            "Retry-After": str(max(1, math.ceil(exc.retry_after))),
             "X-RateLimit-Limit": str(exc.limit),
+            "X-RateLimit-Remaining": "0",
         }
     return {}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wattbase.api.errors import error_response
+from wattbase.core.ratelimit import Decision
 from wattbase.errors import PayloadTooLarge
 
 
@@ -47,3 +48,33 @@ class BodyLimit:
 
     def _message(self, limit: int) -> str:
         return f"the request body is over the limit of {limit} bytes"
+
+
+class RateHeaders:
+    """``X-RateLimit-Limit`` and ``X-RateLimit-Remaining`` on answers to a rate-limited key.
+
+    The auth dependencies leave the key's figures in the request state; this reads them
+    when the answer starts, whatever route or handler produced it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_rate(message: Message) -> None:
+            decision = scope.get("state", {}).get("rate")
+            if message["type"] == "http.response.start" and isinstance(decision, Decision):
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                if b"x-ratelimit-limit" not in names:
+                    extra = [
+                        (b"x-ratelimit-limit", str(decision.limit).encode()),
+                        (b"x-ratelimit-remaining", str(decision.remaining).encode()),
+                    ]
+                    message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_rate)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from wattbase.api.deps import SettingsDep, StoreDep
+from wattbase.api.deps import SettingsDep, StoreDep, admitted
 from wattbase.api.openapi import errors
 from wattbase.core.access import authenticate
 from wattbase.core.tokens import caller_from_token, issue_token
@@ -98,7 +98,7 @@ async def post_token(
     wanted = _scopes(form.get("scope"))
 
     def issue() -> dict[str, object]:
-        caller = authenticate(store, client_id, secret)
+        caller = admitted(request, lambda: authenticate(store, client_id, secret))
         token = issue_token(store, caller, wanted, settings.token_ttl_seconds, clock())
         return {
             "access_token": token.token,
@@ -117,7 +117,7 @@ def bearer_caller(request: Request, store: StoreDep, clock: Clock) -> Caller:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send 'Authorization: Bearer <token>'", challenge=BEARER_CHALLENGE)
     try:
-        return caller_from_token(store, token.strip(), clock())
+        return admitted(request, lambda: caller_from_token(store, token.strip(), clock()))
     except Unauthorized as exc:
         challenge = f'{BEARER_CHALLENGE}, error="invalid_token"'
         raise Unauthorized(exc.message, challenge=challenge) from None

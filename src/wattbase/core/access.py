@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -71,6 +72,23 @@ def create_domain(store: Store, name: str, timezone: str = "UTC") -> Domain:
     with store.write() as session:
         if session.get_domain(name) is not None:
             raise InvalidRequest(f"domain '{name}' exists already", param="name")
+        session.put_domain(domain)
+    return domain
+
+
+def set_rate(store: Store, name: str, per_second: float | None, burst: int | None) -> Domain:
+    """Give a domain its own request rate per key; None for both returns it to the default."""
+    if (per_second is None) != (burst is None):
+        raise InvalidRequest("give both the rate per second and the burst, or neither")
+    if per_second is not None and not per_second > 0:
+        raise InvalidRequest("the rate per second must be above 0", param="per_second")
+    if burst is not None and burst < 1:
+        raise InvalidRequest("the burst must be at least 1", param="burst")
+    with store.write() as session:
+        domain = session.get_domain(name)
+        if domain is None:
+            raise NotFound(f"no domain '{name}'", param="domain")
+        domain = replace(domain, rate_per_second=per_second, rate_burst=burst)
         session.put_domain(domain)
     return domain
 

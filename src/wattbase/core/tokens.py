@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from wattbase.errors import InvalidScope, Unauthorized
+from wattbase.errors import ExpiredToken, InvalidScope, Unauthorized
 from wattbase.model.tenancy import Caller, Scope
 from wattbase.storage.base import Store
 
@@ -118,7 +118,7 @@ def caller_from_token(store: Store, token: str, now: float) -> Caller:
     except (KeyError, TypeError, ValueError):
         raise Unauthorized("invalid access token") from None
     if now >= expiry:
-        raise Unauthorized("the access token has expired")
+        raise ExpiredToken("the access token has expired")
     with store.read() as session:
         key = session.get_key(uuid)
         tenant = session.get_domain(domain)

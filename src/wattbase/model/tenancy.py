@@ -27,6 +27,9 @@ ALL_SCOPES = frozenset(Scope)
 class Domain:
     name: str
     timezone: str = "UTC"
+    # The domain's own request rate per API key; None: the server's default.
+    rate_per_second: float | None = None
+    rate_burst: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

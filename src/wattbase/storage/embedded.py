@@ -37,6 +37,7 @@ SERIES_COLUMNS = (
     "uuid, sid, domain, thing_uuid, name, si_unit, lower_bound, upper_bound, tags, "
     "point_type, created_by, created"
 )
+DOMAIN_COLUMNS = "name, timezone, rate_per_second, rate_burst"
 KEY_COLUMNS = "uuid, domain, name, scopes, collections, created, revoked, secret_hash"
 CALENDAR_UNITS = {"month", "year", "decade", "century", "millennium"}
 MIN_TS = -(2**62)
@@ -54,6 +55,10 @@ def _naive_utc(when: datetime) -> datetime:
 
 def _aware(when: datetime | None) -> datetime | None:
     return None if when is None else when.replace(tzinfo=UTC)
+
+
+def _domain(row: tuple[Any, ...]) -> Domain:
+    return Domain(name=row[0], timezone=row[1], rate_per_second=row[2], rate_burst=row[3])
 
 
 def _thing(row: tuple[Any, ...]) -> Thing:
@@ -141,15 +146,18 @@ class EmbeddedSession(DatasetRows):
     # Tenancy
 
     def get_domain(self, name: str) -> Domain | None:
-        row = self._one("SELECT name, timezone FROM domains WHERE name = ?", [name])
-        return None if row is None else Domain(name=row[0], timezone=row[1])
+        row = self._one(f"SELECT {DOMAIN_COLUMNS} FROM domains WHERE name = ?", [name])
+        return None if row is None else _domain(row)
 
     def put_domain(self, domain: Domain) -> None:
-        self._run("INSERT OR REPLACE INTO domains VALUES (?, ?)", [domain.name, domain.timezone])
+        self._run(
+            f"INSERT OR REPLACE INTO domains ({DOMAIN_COLUMNS}) VALUES (?, ?, ?, ?)",
+            [domain.name, domain.timezone, domain.rate_per_second, domain.rate_burst],
+        )
 
     def list_domains(self) -> list[Domain]:
-        rows = self._all("SELECT name, timezone FROM domains ORDER BY name")
-        return [Domain(name=r[0], timezone=r[1]) for r in rows]
+        rows = self._all(f"SELECT {DOMAIN_COLUMNS} FROM domains ORDER BY name")
+        return [_domain(r) for r in rows]
 
     def put_key(self, key: ApiKey, secret_hash: bytes) -> None:
         self._run(

@@ -79,4 +79,9 @@ MIGRATIONS: tuple[str, ...] = (
         updated_by UUID
     );
     """,
+    # 4: a domain's own request rate (wattbase domain set-rate); NULL: the server's default.
+    """
+    ALTER TABLE domains ADD COLUMN rate_per_second DOUBLE;
+    ALTER TABLE domains ADD COLUMN rate_burst INTEGER;
+    """,
 )
