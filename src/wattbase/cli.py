@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from uuid import UUID
 
-from wattbase.config import Settings
+from wattbase.config import Settings, settings_table
 from wattbase.core import access
 from wattbase.errors import WattbaseError
 from wattbase.storage import open_store
@@ -100,6 +100,10 @@ def _key_list(args: argparse.Namespace, settings: Settings) -> None:
         print(f"{key.uuid}\t{state}\t{scopes}\t{key.name}")
 
 
+def _settings(args: argparse.Namespace, settings: Settings) -> None:
+    print(settings_table(), end="")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="wattbase",
@@ -156,6 +160,9 @@ def parser() -> argparse.ArgumentParser:
     listing = key.add_parser("list", help="list a domain's keys (never their secrets)")
     listing.add_argument("--domain", required=True)
     listing.set_defaults(run=_key_list)
+    commands.add_parser("settings", help="print every setting as a Markdown table").set_defaults(
+        run=_settings
+    )
     return top
 
 

@@ -65,3 +65,12 @@ class Settings(BaseSettings):
     @property
     def embedded_path(self) -> Path:
         return self.data_dir / "wattbase.duckdb"
+
+
+def settings_table() -> str:
+    """The Markdown table of every setting, as the README shows it (a test keeps them equal)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = "unset" if field.default is None else f"`{field.default}`"
+        rows.append(f"| `WATTBASE_{name.upper()}` | {default} | {field.description} |")
+    return "\n".join(rows) + "\n"
