@@ -35,6 +35,15 @@ class Settings(BaseSettings):
         gt=0,
         description="Most raw points in one answer; the rest is offered as a next page.",
     )
+    max_points_per_request: int = Field(
+        1_000_000, gt=0, description="Most points one write request may carry (413)."
+    )
+    max_tsquery_series: int = Field(
+        100, gt=0, description="Most time series one v2 tsquery may ask for (400)."
+    )
+    max_json_depth: int = Field(
+        32, gt=0, le=1000, description="Deepest nesting of a JSON request body (400)."
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     token_ttl_seconds: int = Field(
         3600, gt=0, description="Lifetime of an apollo access token from POST /oauth/token."

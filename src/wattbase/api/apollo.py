@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from wattbase.api import envelopes
-from wattbase.api.deps import StoreDep
+from wattbase.api.deps import SettingsDep, StoreDep
 from wattbase.api.oauth import BearerCaller
 from wattbase.api.openapi import COMMON, apollo_answer, errors
 from wattbase.api.points_json import decode, epoch_seconds
@@ -22,6 +22,7 @@ from wattbase.core.access import require
 from wattbase.core.clock import zone
 from wattbase.core.samples import SampleQuery, read_samples
 from wattbase.core.timestamps import format_many, parse_many
+from wattbase.core.writes import check_point_count
 from wattbase.errors import InvalidRequest
 from wattbase.model.points import WriteMode
 from wattbase.model.query import TimeRange
@@ -176,9 +177,10 @@ def add_points(
 
 
 def _write(
-    store: Store, caller: Caller, device_id: str, body: bytes, mode: WriteMode
+    store: Store, caller: Caller, device_id: str, body: bytes, mode: WriteMode, max_points: int
 ) -> list[dict[str, Any]]:
     items = decode(SAMPLES, body)
+    check_point_count(len(items), max_points)
     v = np.fromiter((x.val for x in items), dtype=np.float64, count=len(items))
     bad = ~np.isfinite(v)
     if bad.any():
@@ -232,6 +234,7 @@ async def write_samples(
     request: Request,
     caller: BearerCaller,
     store: StoreDep,
+    settings: SettingsDep,
     deviceId: str,
     collection: Collection = None,
     overwrite: Annotated[
@@ -242,7 +245,8 @@ async def write_samples(
     who = _caller(caller, devices.APOLLO_WRITE, collection)
     body = await request.body()
     mode = overwrite or WriteMode.INSERT
-    reports = await run_in_threadpool(_write, store, who, deviceId, body, mode)
+    most = settings.max_points_per_request
+    reports = await run_in_threadpool(_write, store, who, deviceId, body, mode, most)
     return envelopes.apollo(reports, 202, post=True)
 
 
@@ -276,24 +280,33 @@ def _uuids(text: str | None) -> tuple[UUID, ...]:
 def read_samples_route(
     caller: BearerCaller,
     store: StoreDep,
+    settings: SettingsDep,
     deviceId: str,
     timeseries_ids: Annotated[str | None, Query(description="Comma-separated UUIDs.")] = None,
     startTime: Annotated[str | None, Query(description="RFC 3339, inclusive.")] = None,
     endTime: Annotated[str | None, Query(description="RFC 3339, exclusive.")] = None,
     orderby: Annotated[str, Query(description="timestamp asc or timestamp desc")] = "timestamp asc",
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=10_000,
+            description="Samples a page; a page holds at most WATTBASE_MAX_RAW_POINTS.",
+        ),
+    ] = 1000,
     collection: Collection = None,
     continuation: Cursor = None,
 ) -> Response:
     """Samples in timestamp order; send ``paging.continuationToken`` back in the
-    ``ContinuationToken`` header for the next page. Each sample comes exactly once."""
+    ``ContinuationToken`` header for the next page. Each sample comes exactly once. A page
+    holds at most ``WATTBASE_MAX_RAW_POINTS`` samples, whatever ``limit`` asks."""
     who = _caller(caller, devices.APOLLO_READ, collection)
     query = SampleQuery(
         device_id=deviceId,
         series=_uuids(timeseries_ids),
         span=TimeRange(_instant(startTime, "startTime"), _instant(endTime, "endTime")),
         descending=_descending(orderby),
-        limit=limit,
+        limit=min(limit, settings.max_raw_points),
     )
     page = read_samples(store, who, query, continuation)
     stamps = format_many(page.ts, UTC)

@@ -22,6 +22,7 @@ from wattbase.api import (
 )
 from wattbase.api.correlation import CorrelationId
 from wattbase.api.dataset_uploads import body_limit
+from wattbase.api.json_depth import JsonDepth
 from wattbase.api.limits import BodyLimit, RateHeaders
 from wattbase.api.openapi import describe
 from wattbase.config import Settings
@@ -74,10 +75,11 @@ def create_app(
         Rate(settings.auth_failures_per_second, settings.auth_failures_burst),
     )
     errors.install(app)
+    app.add_middleware(JsonDepth, limit=settings.max_json_depth)
     app.add_middleware(
         BodyLimit,
         limit=settings.max_body_bytes,
-        paths={"/api/v2/datasets": body_limit(settings)},
+        paths={"/api/v2/datasets": (body_limit(settings), "WATTBASE_MAX_DATASET_BYTES")},
     )
     app.add_middleware(RateHeaders)
     app.include_router(health.router)

@@ -25,6 +25,18 @@ log = logging.getLogger("wattbase.api")
 HTTP_TYPES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
+class BodyRejected(HTTPException):
+    """A limit the body broke while it streamed in (size, nesting, a stalled client).
+
+    Raised from ``receive``; an HTTPException because FastAPI passes those through its own
+    body parsing, where any other exception becomes a generic 400.
+    """
+
+    def __init__(self, error: WattbaseError, headers: dict[str, str] | None = None) -> None:
+        super().__init__(error.status, error.message, headers)
+        self.error = error
+
+
 def error_response(
     status: int,
     type_: str,
@@ -54,7 +66,18 @@ def face_error(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """The error in the shape of the face that ``request`` went to."""
-    path = request.url.path
+    return error_at(request.url.path, status, type_, message, param, headers)
+
+
+def error_at(
+    path: str,
+    status: int,
+    type_: str,
+    message: str,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The error in the shape of the face that serves ``path`` (for code outside routing)."""
     for prefix, render in FACE_ERRORS:
         if path == prefix or path.startswith(prefix + "/"):
             return render(status, type_, message, param, headers)
@@ -101,6 +124,11 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if isinstance(exc, BodyRejected):
+        headers = {**_headers(exc.error), **(exc.headers or {})}
+        return face_error(
+            request, exc.status_code, exc.error.type, exc.error.message, exc.error.param, headers
+        )
     type_ = HTTP_TYPES.get(exc.status_code, "http_error")
     headers = dict(exc.headers or {})
     return face_error(request, exc.status_code, type_, str(exc.detail), None, headers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wattbase.api.errors import error_response
+from wattbase.api.errors import BodyRejected, error_at
 from wattbase.core.ratelimit import Decision
 from wattbase.errors import PayloadTooLarge
 
@@ -12,14 +12,17 @@ from wattbase.errors import PayloadTooLarge
 class BodyLimit:
     """Refuse bodies over ``limit`` bytes: by Content-Length up front, else while reading.
 
-    A body that outgrows the limit mid-stream raises ``PayloadTooLarge`` inside the app,
-    whose error handlers answer 413 in the usual shape. ``paths`` gives other limits to
-    path prefixes (the longest matching prefix wins), e.g. larger ones for dataset uploads.
+    A body that outgrows the limit mid-stream raises ``BodyRejected`` inside the app, whose
+    error handlers answer 413 in the shape of the face. ``paths`` gives other limits to
+    path prefixes (the longest matching prefix wins), e.g. larger ones for dataset uploads,
+    each with the setting that sets it, which the error names.
     """
 
-    def __init__(self, app: ASGIApp, limit: int, paths: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int, paths: dict[str, tuple[int, str]] | None = None
+    ) -> None:
         self.app = app
-        self.limit = limit
+        self.default = (limit, "WATTBASE_MAX_BODY_BYTES")
         self.paths = sorted((paths or {}).items(), key=lambda item: -len(item[0]))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -27,10 +30,14 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        limit = next((n for prefix, n in self.paths if path.startswith(prefix)), self.limit)
+        limit, setting = next(
+            (rule for prefix, rule in self.paths if path.startswith(prefix)), self.default
+        )
+        refusal = f"the request body is over the limit of {limit} bytes ({setting})"
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            response = error_response(413, "payload_too_large", self._message(limit))
+            error = PayloadTooLarge(refusal)
+            response = error_at(path, error.status, error.type, error.message)
             await response(scope, receive, send)
             return
         seen = 0
@@ -41,13 +48,10 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise PayloadTooLarge(self._message(limit))
+                    raise BodyRejected(PayloadTooLarge(refusal))
             return message
 
         await self.app(scope, counting_receive, send)
-
-    def _message(self, limit: int) -> str:
-        return f"the request body is over the limit of {limit} bytes"
 
 
 class RateHeaders:

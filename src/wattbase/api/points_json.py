@@ -30,6 +30,9 @@ def decode(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
         raise InvalidRequest(f"{path}: {message}" if path else message, param=path) from None
     except msgspec.DecodeError as exc:
         raise InvalidRequest(_malformed(body, str(exc)), param=_non_finite_place(body)) from None
+    except RecursionError:
+        # Only reached when the depth check (api/json_depth.py) was set above what fits.
+        raise InvalidRequest("the JSON body nests too deep", param="body") from None
 
 
 def _malformed(body: bytes, reason: str) -> str:

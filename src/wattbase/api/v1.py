@@ -21,7 +21,13 @@ from wattbase.core.clock import zone
 from wattbase.core.reads import ReadSpec, read_series
 from wattbase.core.series import series_on
 from wattbase.core.timestamps import format_many, parse_many
-from wattbase.core.writes import ByNodeTag, PointsIn, check_values, write_points
+from wattbase.core.writes import (
+    ByNodeTag,
+    PointsIn,
+    check_point_count,
+    check_values,
+    write_points,
+)
 from wattbase.errors import InvalidRequest
 from wattbase.model.points import WriteMode
 from wattbase.model.query import V1_RESOLUTIONS, Aggregate, TimeRange
@@ -90,8 +96,11 @@ def _columns(item: V1Series, index: int, naive_zone: Any) -> PointsIn:
     return PointsIn(target=ByNodeTag(item.node_id, item.tag), ts=ts, v=v, place=place)
 
 
-def _write(store: Store, caller: Caller, body: bytes, mode: WriteMode) -> list[dict[str, Any]]:
+def _write(
+    store: Store, caller: Caller, body: bytes, mode: WriteMode, max_points: int
+) -> list[dict[str, Any]]:
     items = decode(BODY_DECODER, body)
+    check_point_count(sum(len(item.data) for item in items), max_points)
     naive_zone = zone(caller.domain.timezone)
     batches = [_columns(item, i, naive_zone) for i, item in enumerate(items)]
     reports = write_points(store, caller, batches, mode)
@@ -120,6 +129,7 @@ async def write_timeseries(
     request: Request,
     caller: V1Caller,
     store: StoreDep,
+    settings: SettingsDep,
     silent: bool = False,
     overwrite: Annotated[
         WriteMode | None, Query(description="Write mode; absent means insert.")
@@ -127,7 +137,8 @@ async def write_timeseries(
 ) -> Response:
     """Write points; the whole request is stored or none of it."""
     body = await request.body()
-    reports = await run_in_threadpool(_write, store, caller, body, overwrite or WriteMode.INSERT)
+    mode, most = overwrite or WriteMode.INSERT, settings.max_points_per_request
+    reports = await run_in_threadpool(_write, store, caller, body, mode, most)
     if silent:
         return Response(status_code=204)
     return Response(json_bytes({"timeseries": reports}), media_type="application/json")

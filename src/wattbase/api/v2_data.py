@@ -23,7 +23,7 @@ from wattbase.core.reads import ReadSpec
 from wattbase.core.series import get_series
 from wattbase.core.timestamps import format_many, format_one, parse_many
 from wattbase.core.units import into_series_unit, read_in_unit
-from wattbase.core.writes import ByUuid, PointsIn, check_values, write_points
+from wattbase.core.writes import ByUuid, PointsIn, check_point_count, check_values, write_points
 from wattbase.errors import InvalidRequest
 from wattbase.model.points import PointCounts, PointsPage, WriteMode
 from wattbase.model.query import Aggregate, Precision, TimeRange, ValueFilter
@@ -32,7 +32,6 @@ from wattbase.model.things import Series
 from wattbase.storage.base import Store
 
 router = APIRouter(prefix="/api/v2", tags=["v2 data"], responses=errors("v2", *COMMON))
-MAX_TSQUERY = 100
 UTC = zone("UTC")
 # A '+' in an unencoded query string arrives as a space: "...T00:00:00 01:00".
 _SPACED_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
@@ -83,9 +82,17 @@ def _columns(points: list[V2Point]) -> tuple[Any, Any]:
 
 
 def _write(
-    store: Store, caller: Caller, uuid: UUID, body: bytes, unit: str | None, mode: WriteMode
+    store: Store,
+    caller: Caller,
+    uuid: UUID,
+    body: bytes,
+    unit: str | None,
+    mode: WriteMode,
+    max_points: int,
 ) -> tuple[PointCounts, int]:
-    ts, v = _columns(decode(BODY_DECODER, body))
+    points = decode(BODY_DECODER, body)
+    check_point_count(len(points), max_points)
+    ts, v = _columns(points)
     if unit is not None:
         require(caller, WRITE)
         with store.read() as session:
@@ -116,6 +123,7 @@ async def write_data(
     request: Request,
     caller: V2Caller,
     store: StoreDep,
+    settings: SettingsDep,
     uuid: UUID,
     unit: Annotated[
         str | None, Query(description="Unit of the values sent; converted to the si_unit.")
@@ -127,7 +135,14 @@ async def write_data(
     """Store points; the whole request or nothing. Out-of-bounds points are counted, not stored."""
     body = await request.body()
     counts, sent = await run_in_threadpool(
-        _write, store, caller, uuid, body, unit, overwrite or WriteMode.INSERT
+        _write,
+        store,
+        caller,
+        uuid,
+        body,
+        unit,
+        overwrite or WriteMode.INSERT,
+        settings.max_points_per_request,
     )
     if sent and counts.out_of_bounds == sent:
         return Response(status_code=204)
@@ -270,12 +285,16 @@ def delete_data(
     return Response(status_code=204)
 
 
-def _uuids(text: str) -> list[UUID]:
+def _uuids(text: str, most: int) -> list[UUID]:
     parts = list(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
     if not parts:
         raise InvalidRequest("give at least one time series UUID", param="uuids")
-    if len(parts) > MAX_TSQUERY:
-        raise InvalidRequest(f"at most {MAX_TSQUERY} time series at once", param="uuids")
+    if len(parts) > most:
+        raise InvalidRequest(
+            f"{len(parts)} time series asked for; the limit is {most} a query "
+            "(WATTBASE_MAX_TSQUERY_SERIES)",
+            param="uuids",
+        )
     try:
         return [UUID(p) for p in parts]
     except ValueError:
@@ -289,10 +308,12 @@ async def tsquery(
     store: StoreDep,
     settings: SettingsDep,
     params: ReadQuery,
-    uuids: Annotated[str, Query(description=f"Comma-separated, at most {MAX_TSQUERY}.")],
+    uuids: Annotated[
+        str, Query(description="Comma-separated; at most WATTBASE_MAX_TSQUERY_SERIES (100).")
+    ],
 ) -> Response:
     """``[{uuid, data: [{v, ts}]}]`` with the parameters of a single series' read."""
-    wanted = _uuids(uuids)
+    wanted = _uuids(uuids, settings.max_tsquery_series)
     pages, spec = await run_in_threadpool(
         _read, store, caller, wanted, params, settings.max_raw_points
     )

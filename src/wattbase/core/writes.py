@@ -16,7 +16,7 @@ import numpy as np
 from wattbase.core.access import WRITE, require
 from wattbase.core.series import get_series, series_on
 from wattbase.core.things import find_node
-from wattbase.errors import InvalidRequest
+from wattbase.errors import InvalidRequest, PayloadTooLarge
 from wattbase.model.points import Micros, PointCounts, SeriesPoints, Values, WriteMode
 from wattbase.model.tenancy import Caller
 from wattbase.model.things import Series
@@ -67,6 +67,16 @@ class PointsIn:
 class SeriesReport:
     series: Series
     counts: PointCounts
+
+
+def check_point_count(count: int, limit: int) -> None:
+    """413 for a request with more points than one request may carry."""
+    if count > limit:
+        raise PayloadTooLarge(
+            f"the request holds {count} points; the limit is {limit} a request "
+            "(WATTBASE_MAX_POINTS_PER_REQUEST)",
+            param="body",
+        )
 
 
 def check_values(v: Values, place: str) -> None:
