@@ -18,6 +18,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
     from wattbase.api import create_app
     from wattbase.api.logs import configure
+    from wattbase.api.protocol import protocol_for
 
     configure(settings.log_level)
     app = create_app(settings, demo=args.demo)
@@ -27,6 +28,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         port=args.port if args.port is not None else settings.port,
         log_level=settings.log_level,
         access_log=False,
+        http=protocol_for(settings),
+        timeout_keep_alive=settings.keep_alive_seconds,
         # None: uvicorn's loggers propagate to the JSON handler instead of their own.
         log_config=None,
     )

@@ -44,6 +44,18 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(
         32, gt=0, le=1000, description="Deepest nesting of a JSON request body (400)."
     )
+    max_header_bytes: int = Field(
+        16 * 1024, gt=0, description="Largest request line and headers together (431)."
+    )
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time a connection has to send a request's headers."
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest wait for the next piece of a request body (408)."
+    )
+    keep_alive_seconds: int = Field(
+        5, gt=0, description="Time an idle keep-alive connection stays open."
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     token_ttl_seconds: int = Field(
         3600, gt=0, description="Lifetime of an apollo access token from POST /oauth/token."

@@ -8,6 +8,7 @@
     │   └── ExpiredToken (401 unauthorized)
     ├── Forbidden (403 forbidden)
     ├── NotFound (404 not_found)
+    ├── RequestTimeout (408 request_timeout)
     ├── Conflict (409 conflict)
     ├── PayloadTooLarge (413 payload_too_large)
     ├── RateLimited (429 rate_limited)
@@ -66,6 +67,11 @@ class Forbidden(WattbaseError):
 class NotFound(WattbaseError):
     status = 404
     type = "not_found"
+
+
+class RequestTimeout(WattbaseError):
+    status = 408
+    type = "request_timeout"
 
 
 class Conflict(WattbaseError):

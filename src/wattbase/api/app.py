@@ -23,7 +23,7 @@ from wattbase.api import (
 from wattbase.api.correlation import CorrelationId
 from wattbase.api.dataset_uploads import body_limit
 from wattbase.api.json_depth import JsonDepth
-from wattbase.api.limits import BodyLimit, RateHeaders
+from wattbase.api.limits import BodyLimit, RateHeaders, ReadTimeout
 from wattbase.api.openapi import describe
 from wattbase.config import Settings
 from wattbase.core.demo import ensure_demo
@@ -76,6 +76,7 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(JsonDepth, limit=settings.max_json_depth)
+    app.add_middleware(ReadTimeout, seconds=settings.body_timeout_seconds)
     app.add_middleware(
         BodyLimit,
         limit=settings.max_body_bytes,

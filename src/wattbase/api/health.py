@@ -6,8 +6,10 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from wattbase.api.deps import StoreDep
+from wattbase.api.openapi import errors
 
-router = APIRouter(tags=["health"])
+# The request line and headers are checked before routing, on every path (api/protocol.py).
+router = APIRouter(tags=["health"], responses=errors("v1", 431))
 
 
 @router.get(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wattbase.api.errors import BodyRejected, error_at
 from wattbase.core.ratelimit import Decision
-from wattbase.errors import PayloadTooLarge
+from wattbase.errors import PayloadTooLarge, RequestTimeout
 
 
 class BodyLimit:
@@ -82,3 +84,39 @@ class RateHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_rate)
+
+
+class ReadTimeout:
+    """408 when a client stops sending its body: each chunk must come within ``seconds``.
+
+    The wait is per chunk, as nginx's ``client_body_timeout``, so a slow but steady upload
+    passes and a stalled one frees its worker. The answer closes the connection.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        more = True
+
+        async def timed_receive() -> Message:
+            nonlocal more
+            if not more:
+                # The body is in: what comes now is the disconnect, which may wait forever.
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.seconds)
+            except TimeoutError:
+                error = RequestTimeout(
+                    f"the request body stalled for {self.seconds:g} s "
+                    "(WATTBASE_BODY_TIMEOUT_SECONDS)"
+                )
+                raise BodyRejected(error, {"Connection": "close"}) from None
+            more = message["type"] == "http.request" and bool(message.get("more_body"))
+            return message
+
+        await self.app(scope, timed_receive, send)

@@ -18,7 +18,7 @@ from wattbase.core.tokens import caller_from_token, issue_token
 from wattbase.errors import InvalidRequest, InvalidScope, Unauthorized
 from wattbase.model.tenancy import Caller, Scope
 
-router = APIRouter(tags=["oauth"], responses=errors("oauth", 400, 401, 413, 429))
+router = APIRouter(tags=["oauth"], responses=errors("oauth", 400, 401, 408, 413, 429, 431))
 BEARER_CHALLENGE = 'Bearer realm="wattbase"'
 
 

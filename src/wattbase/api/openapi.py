@@ -69,14 +69,16 @@ MEANINGS = {
     401: "Missing or wrong credentials",
     403: "The credentials lack a scope or collection this needs",
     404: "No such object (or not visible to these credentials)",
+    408: "The request body stalled (WATTBASE_BODY_TIMEOUT_SECONDS)",
     409: "Conflicts with what is stored (exists already, a cycle, not empty)",
     413: "The body is over the size limit",
     429: "Too many requests; wait for Retry-After seconds",
+    431: "The request line and headers are over WATTBASE_MAX_HEADER_BYTES",
 }
 # Past this, an offset does not fit the stores' 64-bit integers (and no list is that long).
 MAX_OFFSET = 1 << 62
 # What every authenticated route of a face can answer, whatever it does.
-COMMON = (400, 401, 403, 404, 413, 429)
+COMMON = (400, 401, 403, 404, 408, 413, 429, 431)
 
 
 def errors(face: Face, *statuses: int) -> ResponsesDoc:
