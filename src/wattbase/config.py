@@ -76,12 +76,22 @@ class Settings(BaseSettings):
         20, ge=1, description="Failed authentications from one address before the rate applies."
     )
 
+    cors_origins: str | None = Field(
+        None,
+        description="Comma-separated origins browsers may call the API from (* for any); "
+        "unset: no CORS.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str | None) -> str | None:
         if value and not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("WATTBASE_DATABASE_URL must start with postgresql://")
         return value or None
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in (self.cors_origins or "").split(",") if o.strip()]
 
     @property
     def embedded_path(self) -> Path:

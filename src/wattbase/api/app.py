@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from wattbase import __version__
 from wattbase.api import (
@@ -39,6 +40,17 @@ API v2 (`/api/v2`, Basic `domain:secret`) and an apollo-style device API (`/apol
 Errors on v1 and v2 share one body: `{"error", "code", "type", "param"}`, where `param`
 names the offending place, e.g. `[0].data[17].ts`. Requests are atomic.
 """
+
+
+# Answer headers a browser script may read when CORS is on.
+EXPOSED_HEADERS = [
+    "Link",
+    "ETag",
+    "Retry-After",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "x-correlation-id",
+]
 
 
 def create_app(
@@ -93,5 +105,15 @@ def create_app(
     app.include_router(v2_datasets.router)
     # Added last, so it wraps the others and every answer carries the id.
     app.add_middleware(CorrelationId)
+    if settings.cors_origin_list:
+        # Off unless configured: browsers then refuse cross-origin calls, as they should
+        # for an API that holds credentials. Outermost, so preflights skip authentication.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["*"],
+            expose_headers=EXPOSED_HEADERS,
+        )
     describe(app)
     return app
