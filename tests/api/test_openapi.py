@@ -45,3 +45,21 @@ def test_every_route_is_described(client: TestClient) -> None:
     # Nothing in the spec that the app does not serve.
     served = {path for path, _ in app_routes}
     assert set(spec["paths"]) <= served
+
+
+def test_every_operation_documents_the_limit_answers(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            where = f"{method} {path}"
+            answers = operation["responses"]
+            assert "431" in answers, where  # headers are checked on every path
+            if path == "/healthz":
+                continue
+            for status in ("408", "413", "429"):
+                assert status in answers, f"{status} on {where}"
+            assert set(answers["429"]["headers"]) == {
+                "Retry-After",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+            }, where

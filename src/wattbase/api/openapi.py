@@ -81,16 +81,36 @@ MAX_OFFSET = 1 << 62
 COMMON = (400, 401, 403, 404, 408, 413, 429, 431)
 
 
+_INTEGER = {"type": "integer", "minimum": 0}
+# The headers a 429 always carries (api/errors.py).
+RATE_HEADERS: dict[str, Any] = {
+    "Retry-After": {"description": "Seconds to wait.", "required": True, "schema": _INTEGER},
+    "X-RateLimit-Limit": {
+        "description": "The key's burst (or the failed-login burst).",
+        "required": True,
+        "schema": _INTEGER,
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Always 0 here.",
+        "required": True,
+        "schema": _INTEGER,
+    },
+}
+
+
 def errors(face: Face, *statuses: int) -> ResponsesDoc:
     """``responses=`` for FastAPI: each status with the face's error body."""
     schema = BODIES[face]
-    return {
-        status: {
+    out: ResponsesDoc = {}
+    for status in statuses:
+        doc: dict[str, Any] = {
             "description": MEANINGS[status],
             "content": {"application/json": {"schema": schema}},
         }
-        for status in statuses
-    }
+        if status == 429:
+            doc["headers"] = RATE_HEADERS
+        out[status] = doc
+    return out
 
 
 def describe(app: FastAPI) -> None:
