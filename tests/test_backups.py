@@ -31,6 +31,7 @@ from wattbase.storage.base import Store
 
 ALL = 10_000
 NODE3 = "12345678-1234-1234-1234-123456789012"
+KEY = {"Authorization": f"Key {DEMO_SECRET}"}
 
 
 def wattbase(
@@ -65,21 +66,26 @@ def embedded(tmp_path: Path) -> Iterator[tuple[Settings, Store]]:
 def fill(client: TestClient, store: Store) -> Tenant:
     """Points, things, series, datasets and keys in two domains, through the faces."""
     demo = ("demo", DEMO_SECRET)
+    minutes = [(i * 0.5, 1_700_000_000 + i * 60) for i in range(3_000)]
     series = [
-        {"node_id": 1, "tag": tag, "data": [{"v": i * 0.5 + k, "ts": 1_700_000_000 + i * 60}
-                                            for i in range(3_000)]}
+        {"node_id": 1, "tag": tag, "data": [{"v": v + k, "ts": ts} for v, ts in minutes]}
         for k, tag in enumerate(("heat", "flow", "temp"))
-    ]  # fmt: skip
-    reply = client.post("/demo/api/v1/timeseries", json=series, headers={"Authorization": "Key "
-                        + DEMO_SECRET})  # fmt: skip
+    ]
+    reply = client.post("/demo/api/v1/timeseries", json=series, headers=KEY)
     assert reply.status_code == 200, reply.text
     thing = client.post("/api/v2/things", auth=demo, json={"name": "Pump house", "tags": ["x"]})
     made = client.post(
         "/api/v2/timeseries",
         auth=demo,
-        json={"thing_uuid": thing.json()["uuid"], "name": "power", "si_unit": "kW",
-              "lower_bound": 0, "upper_bound": 500, "tags": ["p"]},
-    )  # fmt: skip
+        json={
+            "thing_uuid": thing.json()["uuid"],
+            "name": "power",
+            "si_unit": "kW",
+            "lower_bound": 0,
+            "upper_bound": 500,
+            "tags": ["p"],
+        },
+    )
     assert made.status_code == 201, made.text
     client.post(
         f"/api/v2/timeseries/{made.json()['uuid']}/data",
@@ -91,8 +97,8 @@ def fill(client: TestClient, store: Store) -> Tenant:
         ("same bytes", "toml", b'[meter]\nid = "A-17"\n'),
         ("blob", "misc", bytes(range(256)) * 40),
     ):
-        body = {"name": name, "format": fmt, "content": base64.b64encode(content).decode(),
-                "thing_uuid": NODE3, "tags": ["doc"]}  # fmt: skip
+        encoded = base64.b64encode(content).decode()
+        body = {"name": name, "format": fmt, "content": encoded, "thing_uuid": NODE3}
         assert client.post("/api/v2/datasets", auth=demo, json=body).status_code == 201
     token = client.post(
         "/oauth/token",
@@ -157,7 +163,7 @@ def test_backup_restores_every_object_and_point(
         # Written after the snapshot: must not be in the restored copy.
         client.post(
             "/demo/api/v1/timeseries",
-            headers={"Authorization": f"Key {DEMO_SECRET}"},
+            headers=KEY,
             json=[{"node_id": 2, "tag": "late", "data": [{"v": 1, "ts": 1_700_000_000}]}],
         )
     made = reply.json()

@@ -3,6 +3,11 @@
 Reads run on per-thread cursors of the same database; writes go through one writer cursor
 behind a lock, one transaction per ``write()`` block. DuckDB runs queries outside the GIL,
 so a request can be decoded while the previous one is being written.
+
+Durability is DuckDB's default (``fsync_mode = standard``): every commit fdatasyncs the
+write-ahead log before it returns, and a commit too big for the log is checkpointed into
+the database file and fsynced (checked with strace; tests/test_crash_safety.py kills the
+server to prove it). ``snapshot`` writes backups (see ``embedded_backup``).
 """
 
 from __future__ import annotations
