@@ -7,10 +7,14 @@ import base64
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -244,6 +248,7 @@ def test_only_the_operators_admin_key_may_back_up(
         assert {"201", "401", "403"} <= set(doc["responses"])
 
 
+@pytest.mark.server
 def test_cli_backs_up_a_stopped_folder_and_a_running_server(tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert wattbase(data, "domain", "create", "acme").returncode == 0
@@ -280,3 +285,63 @@ def test_cli_backs_up_a_stopped_folder_and_a_running_server(tmp_path: Path) -> N
     assert restored.returncode == 0, restored.stderr
     listed = wattbase(tmp_path / "fresh", "key", "list", "--domain", "acme")
     assert "admin" in listed.stdout
+
+
+@pytest.mark.server
+def test_a_snapshot_taken_while_writing_holds_whole_requests(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "WATTBASE_DATA_DIR": str(tmp_path / "data"),
+        "WATTBASE_PORT": str(port),
+        "WATTBASE_LOG_LEVEL": "warning",
+        "WATTBASE_ADMIN_DOMAIN": DEMO_DOMAIN,
+        "WATTBASE_BACKUP_DIR": str(tmp_path / "backups"),
+    }
+    server = Server(url=f"http://127.0.0.1:{port}", env=env)
+    server.start()
+    done = threading.Event()
+    sizes: dict[int, int] = {}
+
+    def write() -> None:
+        # Request n holds n % 700 + 1 points valued n, on two series, at times no other uses.
+        with httpx.Client(base_url=server.url, headers=KEY, timeout=60) as client:
+            n = 0
+            while not done.is_set():
+                n += 1
+                size = n % 700 + 1
+                data = [{"v": n, "ts": 1_600_000_000 + n * 1_000 + i} for i in range(size)]
+                body = [{"node_id": 1, "tag": tag, "data": data} for tag in ("a", "b")]
+                reply = client.post("/demo/api/v1/timeseries?silent=true", json=body)
+                assert reply.status_code == 204, reply.text
+                sizes[n] = 2 * size
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        taken = []
+        for _ in range(3):
+            time.sleep(0.3)
+            reply = httpx.post(f"{server.url}/admin/backup", auth=("demo", DEMO_SECRET), timeout=60)
+            assert reply.status_code == 201, reply.text
+            taken.append(Path(reply.json()["path"]))
+    finally:
+        done.set()
+        writer.join(60)
+        server.stop()
+    for number, snapshot in enumerate(taken):
+        fresh = Settings(data_dir=tmp_path / f"restored-{number}")
+        backups.restore(snapshot, fresh)
+        copy = open_store(fresh)
+        try:
+            with copy.read() as session:
+                values: list[float] = []
+                for series in session.list_series(DEMO_DOMAIN, SeriesFilter(limit=ALL)):
+                    _, v = session.read_points(series.sid, TimeRange(), ValueFilter(), 10**9)
+                    values += v.tolist()
+        finally:
+            copy.close()
+        seen = Counter(int(v) for v in values)
+        assert seen, "the snapshot should hold some requests"
+        assert {n: c for n, c in seen.items() if c != sizes[n]} == {}
+        assert sorted(seen) == list(range(1, max(seen) + 1)), "an acknowledged request is missing"
