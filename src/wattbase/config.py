@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -81,6 +81,21 @@ class Settings(BaseSettings):
         description="Comma-separated origins browsers may call the API from (* for any); "
         "unset: no CORS.",
     )
+    backup_dir: Path | None = Field(
+        None,
+        description="Folder where POST /admin/backup writes snapshots (default: 'backups' "
+        "beside the data folder).",
+    )
+    admin_domain: str | None = Field(
+        None,
+        description="The operator's domain: its admin-scoped keys may run server-wide "
+        "operations (POST /admin/backup). Unset: none may, over HTTP.",
+    )
+    admin_secret: SecretStr | None = Field(
+        None,
+        description="For 'wattbase backup' against a running server: the secret of an "
+        "admin key of the admin domain.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -96,6 +111,10 @@ class Settings(BaseSettings):
     @property
     def embedded_path(self) -> Path:
         return self.data_dir / "wattbase.duckdb"
+
+    @property
+    def backup_folder(self) -> Path:
+        return self.backup_dir or self.data_dir.absolute().parent / "backups"
 
 
 def settings_table() -> str:

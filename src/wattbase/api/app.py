@@ -11,6 +11,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from wattbase import __version__
 from wattbase.api import (
+    admin,
     apollo,
     errors,
     health,
@@ -103,6 +104,7 @@ def create_app(
     app.include_router(v2_series.router)
     app.include_router(v2_data.router)
     app.include_router(v2_datasets.router)
+    app.include_router(admin.router)
     # Added last, so it wraps the others and every answer carries the id.
     app.add_middleware(CorrelationId)
     if settings.cors_origin_list:
