@@ -8,11 +8,11 @@ so a request can be decoded while the previous one is being written.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import duckdb
@@ -25,6 +25,7 @@ from wattbase.model.query import Aggregate, BucketPlan, TimeRange, ValueFilter
 from wattbase.model.tenancy import ApiKey, Domain, Scope
 from wattbase.model.things import Series, SeriesFilter, Thing, ThingFilter
 from wattbase.storage.blobs import BlobStore, FolderBlobs
+from wattbase.storage.embedded_cache import MetaCache
 from wattbase.storage.embedded_datasets import DatasetRows
 from wattbase.storage.embedded_schema import MIGRATIONS
 from wattbase.storage.sql import AGGREGATES, floor_to_width, local_clock, value_filter
@@ -41,6 +42,7 @@ KEY_COLUMNS = "uuid, domain, name, scopes, collections, created, revoked, secret
 CALENDAR_UNITS = {"month", "year", "decade", "century", "millennium"}
 MIN_TS = -(2**62)
 MAX_TS = 2**62
+T = TypeVar("T")
 
 
 def _drain(cursor: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> list[Any]:
@@ -121,10 +123,27 @@ def bucket_key(plan: BucketPlan) -> str:
 
 
 class EmbeddedSession(DatasetRows):
-    """One DuckDB cursor, speaking the storage protocol."""
+    """One DuckDB cursor, speaking the storage protocol.
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+    Lookups of domains, keys, things and series go through the store's ``MetaCache`` until
+    this session changes one of them (``changed_meta``); from then on it reads its own
+    uncommitted rows from DuckDB, and the store clears the cache when it commits.
+    """
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, meta: MetaCache) -> None:
         self._cur = cursor
+        self._meta = meta
+        self.changed_meta = False
+
+    def _cached(self, key: tuple[object, ...], load: Callable[[], T | None]) -> T | None:
+        if self.changed_meta:
+            return load()
+        return self._meta.lookup(key, load)
+
+    def _changing(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
+        """Run a statement that changes cached metadata."""
+        self.changed_meta = True
+        return self._one(sql, params)
 
     # DuckDB refuses new work on a cursor until the last result is read to the end, so
     # every statement here drains its result.
@@ -141,18 +160,23 @@ class EmbeddedSession(DatasetRows):
     # Tenancy
 
     def get_domain(self, name: str) -> Domain | None:
-        row = self._one("SELECT name, timezone FROM domains WHERE name = ?", [name])
-        return None if row is None else Domain(name=row[0], timezone=row[1])
+        def load() -> Domain | None:
+            row = self._one("SELECT name, timezone FROM domains WHERE name = ?", [name])
+            return None if row is None else Domain(name=row[0], timezone=row[1])
+
+        return self._cached(("domain", name), load)
 
     def put_domain(self, domain: Domain) -> None:
-        self._run("INSERT OR REPLACE INTO domains VALUES (?, ?)", [domain.name, domain.timezone])
+        self._changing(
+            "INSERT OR REPLACE INTO domains VALUES (?, ?)", [domain.name, domain.timezone]
+        )
 
     def list_domains(self) -> list[Domain]:
         rows = self._all("SELECT name, timezone FROM domains ORDER BY name")
         return [Domain(name=r[0], timezone=r[1]) for r in rows]
 
     def put_key(self, key: ApiKey, secret_hash: bytes) -> None:
-        self._run(
+        self._changing(
             f"INSERT OR REPLACE INTO api_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 key.uuid,
@@ -167,8 +191,13 @@ class EmbeddedSession(DatasetRows):
         )
 
     def find_key(self, secret_hash: bytes) -> tuple[ApiKey, bytes] | None:
-        row = self._one(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = ?", [secret_hash])
-        return None if row is None else (_key(row), bytes(row[7]))
+        def load() -> tuple[ApiKey, bytes] | None:
+            row = self._one(
+                f"SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = ?", [secret_hash]
+            )
+            return None if row is None else (_key(row), bytes(row[7]))
+
+        return self._cached(("key", secret_hash), load)
 
     def list_keys(self, domain: str) -> list[ApiKey]:
         rows = self._all(
@@ -177,7 +206,7 @@ class EmbeddedSession(DatasetRows):
         return [_key(r) for r in rows]
 
     def revoke_key(self, domain: str, uuid: UUID, when: datetime) -> bool:
-        row = self._one(
+        row = self._changing(
             "UPDATE api_keys SET revoked = ? WHERE domain = ? AND uuid = ? AND revoked IS NULL "
             "RETURNING uuid",
             [_naive_utc(when), domain, uuid],
@@ -194,7 +223,7 @@ class EmbeddedSession(DatasetRows):
         return int(row[0])
 
     def put_thing(self, thing: Thing) -> None:
-        self._run(
+        self._changing(
             f"INSERT OR REPLACE INTO things ({THING_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -214,10 +243,13 @@ class EmbeddedSession(DatasetRows):
         )
 
     def get_thing(self, domain: str, uuid: UUID) -> Thing | None:
-        row = self._one(
-            f"SELECT {THING_COLUMNS} FROM things WHERE domain = ? AND uuid = ?", [domain, uuid]
-        )
-        return None if row is None else _thing(row)
+        def load() -> Thing | None:
+            row = self._one(
+                f"SELECT {THING_COLUMNS} FROM things WHERE domain = ? AND uuid = ?", [domain, uuid]
+            )
+            return None if row is None else _thing(row)
+
+        return self._cached(("thing", domain, uuid), load)
 
     def find_thing(
         self, domain: str, *, node_id: int | None = None, device_id: str | None = None
@@ -229,11 +261,15 @@ class EmbeddedSession(DatasetRows):
             column, value = "device_id", device_id
         else:
             return None
-        row = self._one(
-            f"SELECT {THING_COLUMNS} FROM things WHERE domain = ? AND {column} = ?",
-            [domain, value],
-        )
-        return None if row is None else _thing(row)
+
+        def load() -> Thing | None:
+            row = self._one(
+                f"SELECT {THING_COLUMNS} FROM things WHERE domain = ? AND {column} = ?",
+                [domain, value],
+            )
+            return None if row is None else _thing(row)
+
+        return self._cached(("thing", domain, column, value), load)
 
     def list_things(self, domain: str, where: ThingFilter) -> list[Thing]:
         clauses, params = ["domain = ?"], list[object]([domain])
@@ -270,7 +306,7 @@ class EmbeddedSession(DatasetRows):
         return children
 
     def delete_thing(self, domain: str, uuid: UUID) -> None:
-        self._run("DELETE FROM things WHERE domain = ? AND uuid = ?", [domain, uuid])
+        self._changing("DELETE FROM things WHERE domain = ? AND uuid = ?", [domain, uuid])
 
     # Series
 
@@ -280,7 +316,7 @@ class EmbeddedSession(DatasetRows):
         return int(row[0])
 
     def put_series(self, series: Series) -> None:
-        self._run(
+        self._changing(
             f"INSERT OR REPLACE INTO series ({SERIES_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -300,17 +336,25 @@ class EmbeddedSession(DatasetRows):
         )
 
     def get_series(self, domain: str, uuid: UUID) -> Series | None:
-        row = self._one(
-            f"SELECT {SERIES_COLUMNS} FROM series WHERE domain = ? AND uuid = ?", [domain, uuid]
-        )
-        return None if row is None else _series(row)
+        def load() -> Series | None:
+            row = self._one(
+                f"SELECT {SERIES_COLUMNS} FROM series WHERE domain = ? AND uuid = ?",
+                [domain, uuid],
+            )
+            return None if row is None else _series(row)
+
+        return self._cached(("series", domain, uuid), load)
 
     def find_series(self, domain: str, thing_uuid: UUID, name: str) -> Series | None:
-        row = self._one(
-            f"SELECT {SERIES_COLUMNS} FROM series WHERE domain = ? AND thing_uuid = ? AND name = ?",
-            [domain, thing_uuid, name],
-        )
-        return None if row is None else _series(row)
+        def load() -> Series | None:
+            row = self._one(
+                f"SELECT {SERIES_COLUMNS} FROM series "
+                "WHERE domain = ? AND thing_uuid = ? AND name = ?",
+                [domain, thing_uuid, name],
+            )
+            return None if row is None else _series(row)
+
+        return self._cached(("series", domain, thing_uuid, name), load)
 
     def list_series(self, domain: str, where: SeriesFilter) -> list[Series]:
         clauses, params = ["s.domain = ?"], list[object]([domain])
@@ -339,7 +383,7 @@ class EmbeddedSession(DatasetRows):
         if row is None:
             return
         self._run("DELETE FROM points WHERE sid = ?", [row[0]])
-        self._run("DELETE FROM series WHERE uuid = ?", [uuid])
+        self._changing("DELETE FROM series WHERE uuid = ?", [uuid])
 
     # Points
 
@@ -492,18 +536,24 @@ class EmbeddedSession(DatasetRows):
     # Apollo: server secrets, keys by uuid, and reads over several series at once (issue 5)
 
     def get_secret(self, name: str) -> bytes | None:
-        row = self._one("SELECT value FROM server_secrets WHERE name = ?", [name])
-        return None if row is None else bytes(row[0])
+        def load() -> bytes | None:
+            row = self._one("SELECT value FROM server_secrets WHERE name = ?", [name])
+            return None if row is None else bytes(row[0])
+
+        return self._cached(("secret", name), load)
 
     def put_secret(self, name: str, value: bytes) -> bytes:
-        self._run("INSERT OR IGNORE INTO server_secrets VALUES (?, ?)", [name, value])
+        self._changing("INSERT OR IGNORE INTO server_secrets VALUES (?, ?)", [name, value])
         stored = self.get_secret(name)
         assert stored is not None
         return stored
 
     def get_key(self, uuid: UUID) -> ApiKey | None:
-        row = self._one(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE uuid = ?", [uuid])
-        return None if row is None else _key(row)
+        def load() -> ApiKey | None:
+            row = self._one(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE uuid = ?", [uuid])
+            return None if row is None else _key(row)
+
+        return self._cached(("key", uuid), load)
 
     def read_points_many(
         self,
@@ -565,6 +615,7 @@ class EmbeddedStore:
         self._closed = False
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._local = threading.local()
+        self._meta = MetaCache()
         self._migrate()
         self._writer = self._db.cursor()
         # Dataset content lives beside the database file. Nothing else runs yet, so what an
@@ -598,7 +649,7 @@ class EmbeddedStore:
 
     @contextmanager
     def read(self) -> Iterator[EmbeddedSession]:
-        yield EmbeddedSession(self._reader())
+        yield EmbeddedSession(self._reader(), self._meta)
 
     @contextmanager
     def write(self) -> Iterator[EmbeddedSession]:
@@ -607,12 +658,15 @@ class EmbeddedStore:
                 raise StoreUnavailable("the store is closed")
             cur = self._writer
             _drain(cur, "BEGIN TRANSACTION")
+            session = EmbeddedSession(cur, self._meta)
             try:
-                yield EmbeddedSession(cur)
+                yield session
             except BaseException:
                 _drain(cur, "ROLLBACK")
                 raise
             _drain(cur, "COMMIT")
+            if session.changed_meta:
+                self._meta.clear()
 
     def close(self) -> None:
         with self._lock:
