@@ -80,3 +80,28 @@ def test_a_rolled_back_delete_keeps_the_series(store: Store, demo: Tenant) -> No
     with store.read() as session:
         assert session.get_series(DEMO_DOMAIN, series.uuid) is None
         assert session.find_series(DEMO_DOMAIN, thing.uuid, "kept") is None
+
+
+def test_a_new_series_is_found_by_the_next_lookup(store: Store, demo: Tenant) -> None:
+    with store.read() as session:
+        thing = session.find_thing(DEMO_DOMAIN, node_id=1)
+    assert thing is not None
+    made = []
+    for name in ("first", "second"):
+        with store.write() as session:
+            assert session.find_series(DEMO_DOMAIN, thing.uuid, name) is None
+            series = Series(
+                uuid4(), session.next_sid(), DEMO_DOMAIN, thing.uuid, name, datetime.now(UTC)
+            )
+            session.put_series(series)
+            made.append(series)
+        with store.read() as session:
+            for earlier in made:
+                assert session.find_series(DEMO_DOMAIN, thing.uuid, earlier.name) == earlier
+                assert session.get_series(DEMO_DOMAIN, earlier.uuid) == earlier
+    renamed = replace(made[0], name="renamed")
+    with store.write() as session:
+        session.put_series(renamed)
+    with store.read() as session:
+        assert session.find_series(DEMO_DOMAIN, thing.uuid, "first") is None
+        assert session.get_series(DEMO_DOMAIN, renamed.uuid) == renamed

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from wattbase.errors import StoreUnavailable
-from wattbase.model.points import Micros, PointCounts, SeriesPoints, Values, WriteMode
+from wattbase.model.points import Micros, Values
 from wattbase.model.query import Aggregate, BucketPlan, TimeRange, ValueFilter
 from wattbase.model.tenancy import ApiKey, Domain, Scope
 from wattbase.model.things import Series, SeriesFilter, Thing, ThingFilter
@@ -28,6 +28,7 @@ from wattbase.storage.blobs import BlobStore, FolderBlobs
 from wattbase.storage.embedded_cache import MetaCache
 from wattbase.storage.embedded_datasets import DatasetRows
 from wattbase.storage.embedded_schema import MIGRATIONS
+from wattbase.storage.embedded_writes import PointWrites, Tails
 from wattbase.storage.sql import AGGREGATES, floor_to_width, local_clock, value_filter
 
 THING_COLUMNS = (
@@ -122,18 +123,25 @@ def bucket_key(plan: BucketPlan) -> str:
     return f"epoch_us(date_trunc('{plan.calendar_unit}', make_timestamp({local})))"
 
 
-class EmbeddedSession(DatasetRows):
+class EmbeddedSession(PointWrites, DatasetRows):
     """One DuckDB cursor, speaking the storage protocol.
 
     Lookups of domains, keys, things and series go through the store's ``MetaCache`` until
     this session changes one of them (``changed_meta``); from then on it reads its own
-    uncommitted rows from DuckDB, and the store clears the cache when it commits.
+    uncommitted rows from DuckDB. When it changed or deleted a row (``stale_meta``), the
+    store clears the cache on commit; new series alone leave every cached row true.
     """
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, meta: MetaCache) -> None:
+    def __init__(
+        self, cursor: duckdb.DuckDBPyConnection, meta: MetaCache, tails: Tails | None = None
+    ) -> None:
         self._cur = cursor
         self._meta = meta
+        self._tails = tails
         self.changed_meta = False
+        self.stale_meta = False
+        self.pending_tails = {}
+        self._fresh_sids: set[int] = set()
 
     def _cached(self, key: tuple[object, ...], load: Callable[[], T | None]) -> T | None:
         if self.changed_meta:
@@ -142,7 +150,7 @@ class EmbeddedSession(DatasetRows):
 
     def _changing(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
         """Run a statement that changes cached metadata."""
-        self.changed_meta = True
+        self.changed_meta = self.stale_meta = True
         return self._one(sql, params)
 
     # DuckDB refuses new work on a cursor until the last result is read to the end, so
@@ -313,9 +321,12 @@ class EmbeddedSession(DatasetRows):
     def next_sid(self) -> int:
         row = self._one("SELECT nextval('series_sid')")
         assert row is not None
+        self._fresh_sids.add(int(row[0]))
         return int(row[0])
 
     def put_series(self, series: Series) -> None:
+        # A series with a sid handed out in this session is new: no cached row describes it.
+        stale = self.stale_meta or series.sid not in self._fresh_sids
         self._changing(
             f"INSERT OR REPLACE INTO series ({SERIES_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -334,6 +345,7 @@ class EmbeddedSession(DatasetRows):
                 _naive_utc(series.created),
             ],
         )
+        self.stale_meta = stale
 
     def get_series(self, domain: str, uuid: UUID) -> Series | None:
         def load() -> Series | None:
@@ -386,100 +398,6 @@ class EmbeddedSession(DatasetRows):
         self._changing("DELETE FROM series WHERE uuid = ?", [uuid])
 
     # Points
-
-    def write_points(
-        self, batches: Sequence[SeriesPoints], mode: WriteMode
-    ) -> dict[int, PointCounts]:
-        counts = {b.sid: PointCounts() for b in batches}
-        if mode is WriteMode.REPLACE_WINDOW:
-            self._clear_windows(batches, counts)
-        batches = [b for b in batches if len(b.ts)]
-        if not batches:
-            return counts
-        sid = np.concatenate([np.full(len(b.ts), b.sid, dtype=np.int32) for b in batches])
-        ts = np.concatenate([b.ts for b in batches])
-        v = np.concatenate([b.v for b in batches])
-        # Zone-map friendly bounds, so DuckDB skips row groups outside the batch.
-        where = (
-            f"p.sid BETWEEN {int(sid.min())} AND {int(sid.max())} "
-            f"AND p.ts BETWEEN {int(ts.min())} AND {int(ts.max())}"
-        )
-        cur = self._cur
-        cur.register("wb_batch", {"sid": sid, "ts": ts, "v": v})
-        try:
-            if mode is WriteMode.REPLACE_WINDOW:
-                self._run("INSERT INTO points SELECT sid, ts, v FROM wb_batch")
-                for b in batches:
-                    counts[b.sid].inserted = len(b.ts)
-            else:
-                self._merge(counts, where, update=mode is WriteMode.UPDATE_WINDOW)
-        finally:
-            cur.unregister("wb_batch")
-        return counts
-
-    def _clear_windows(
-        self, batches: Sequence[SeriesPoints], counts: dict[int, PointCounts]
-    ) -> None:
-        """Delete each batch's window of stored points, counting them per series."""
-        spans = [(b.sid, span) for b in batches if (span := b.replace_span()) is not None]
-        if not spans:
-            return
-        sids = np.array([sid for sid, _ in spans], dtype=np.int32)
-        los = np.array([lo for _, (lo, _) in spans], dtype=np.int64)
-        his = np.array([hi for _, (_, hi) in spans], dtype=np.int64)
-        in_window = (
-            f"p.sid BETWEEN {int(sids.min())} AND {int(sids.max())} "
-            f"AND p.ts BETWEEN {int(los.min())} AND {int(his.max())} "
-            "AND p.sid = w.sid AND p.ts BETWEEN w.lo AND w.hi"
-        )
-        cur = self._cur
-        cur.register("wb_spans", {"sid": sids, "lo": los, "hi": his})
-        try:
-            for sid, deleted in self._all(
-                f"SELECT p.sid, count(*) FROM points p, wb_spans w WHERE {in_window} GROUP BY p.sid"
-            ):
-                counts[sid].deleted = deleted
-            self._run(f"DELETE FROM points p USING wb_spans w WHERE {in_window}")
-        finally:
-            cur.unregister("wb_spans")
-
-    def _merge(self, counts: dict[int, PointCounts], where: str, *, update: bool) -> None:
-        cur = self._cur
-        matched = cur.execute(
-            "SELECT b.sid, b.ts, b.v <> p.v AS differs FROM wb_batch b "
-            f"JOIN points p ON p.sid = b.sid AND p.ts = b.ts WHERE {where}"
-        ).fetchnumpy()
-        batch_sids = self._all("SELECT sid, count(*) FROM wb_batch GROUP BY sid")
-        matched_sid = np.asarray(matched["sid"], dtype=np.int64)
-        differs = np.asarray(matched["differs"], dtype=bool)
-        if len(matched_sid) == 0:
-            self._run("INSERT INTO points SELECT sid, ts, v FROM wb_batch")
-        else:
-            cur.register("wb_matched", {"sid": matched["sid"], "ts": matched["ts"]})
-            try:
-                self._run(
-                    "INSERT INTO points SELECT b.sid, b.ts, b.v FROM wb_batch b "
-                    "ANTI JOIN wb_matched m ON m.sid = b.sid AND m.ts = b.ts"
-                )
-            finally:
-                cur.unregister("wb_matched")
-            if update and differs.any():
-                self._run(
-                    "UPDATE points p SET v = b.v FROM wb_batch b "
-                    f"WHERE p.sid = b.sid AND p.ts = b.ts AND p.v <> b.v AND {where}"
-                )
-        for sid, total in batch_sids:
-            mine = matched_sid == sid
-            n_matched = int(mine.sum())
-            n_differs = int(differs[mine].sum())
-            c = counts[sid]
-            c.inserted = int(total) - n_matched
-            if update:
-                c.updated = n_differs
-                c.skipped = n_matched - n_differs
-            else:
-                c.skipped = n_matched
-                c.conflicting = n_differs
 
     def read_points(
         self,
@@ -616,6 +534,7 @@ class EmbeddedStore:
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._local = threading.local()
         self._meta = MetaCache()
+        self._tails = Tails()
         self._migrate()
         self._writer = self._db.cursor()
         # Dataset content lives beside the database file. Nothing else runs yet, so what an
@@ -658,14 +577,15 @@ class EmbeddedStore:
                 raise StoreUnavailable("the store is closed")
             cur = self._writer
             _drain(cur, "BEGIN TRANSACTION")
-            session = EmbeddedSession(cur, self._meta)
+            session = EmbeddedSession(cur, self._meta, self._tails)
             try:
                 yield session
             except BaseException:
                 _drain(cur, "ROLLBACK")
                 raise
             _drain(cur, "COMMIT")
-            if session.changed_meta:
+            self._tails.commit(session.pending_tails)
+            if session.stale_meta:
                 self._meta.clear()
 
     def close(self) -> None:
