@@ -26,6 +26,7 @@ from wattbase.model.tenancy import ApiKey, Domain, Scope
 from wattbase.model.things import Series, SeriesFilter, Thing, ThingFilter
 from wattbase.storage.blobs import BlobStore, FolderBlobs
 from wattbase.storage.embedded_cache import MetaCache
+from wattbase.storage.embedded_checkpoints import WAL_LIMIT, IdleCheckpoints
 from wattbase.storage.embedded_datasets import DatasetRows
 from wattbase.storage.embedded_schema import MIGRATIONS
 from wattbase.storage.embedded_writes import PointWrites, Tails
@@ -536,12 +537,15 @@ class EmbeddedStore:
         self._meta = MetaCache()
         self._tails = Tails()
         self._migrate()
+        _drain(self._db, f"SET checkpoint_threshold = '{WAL_LIMIT}'")
         self._writer = self._db.cursor()
+        self.checkpoints = IdleCheckpoints(self._checkpoint)
         # Dataset content lives beside the database file. Nothing else runs yet, so what an
         # interrupted upload left behind (and blobs no row refers to) can go now.
         self.blobs: BlobStore = FolderBlobs(path.parent / "blobs")
         with self.read() as session:
             self.blobs.sweep(session.dataset_checksums())
+        self.checkpoints.start()
 
     def _migrate(self) -> None:
         db = self._db
@@ -584,11 +588,19 @@ class EmbeddedStore:
                 _drain(cur, "ROLLBACK")
                 raise
             _drain(cur, "COMMIT")
+            self.checkpoints.wrote()
             self._tails.commit(session.pending_tails)
             if session.stale_meta:
                 self._meta.clear()
 
+    def _checkpoint(self) -> None:
+        # Under the write lock: no write transaction is open while DuckDB checkpoints.
+        with self._lock:
+            if not self._closed:
+                _drain(self._writer, "CHECKPOINT")
+
     def close(self) -> None:
+        self.checkpoints.stop()
         with self._lock:
             if self._closed:
                 return
