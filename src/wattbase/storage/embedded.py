@@ -327,9 +327,11 @@ class EmbeddedSession(PointWrites, DatasetRows):
 
     def put_series(self, series: Series) -> None:
         # A series with a sid handed out in this session is new: no cached row describes it.
-        stale = self.stale_meta or series.sid not in self._fresh_sids
+        fresh = series.sid in self._fresh_sids
+        stale = self.stale_meta or not fresh
+        # A plain INSERT of a new row skips looking for one to replace.
         self._changing(
-            f"INSERT OR REPLACE INTO series ({SERIES_COLUMNS}) "
+            f"INSERT {'' if fresh else 'OR REPLACE '}INTO series ({SERIES_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 series.uuid,

@@ -40,6 +40,8 @@ class PointWrites:
     _tails: Tails | None
     # Last timestamps this transaction found or wrote, for Tails.commit.
     pending_tails: dict[int, int | None]
+    # Series ids handed out in this transaction.
+    _fresh_sids: set[int]
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         # Drained at once: DuckDB refuses new work on a cursor with an unread result.
@@ -84,7 +86,12 @@ class PointWrites:
         """Each series' last stored timestamp, from Tails or else from the table."""
         known = {} if self._tails is None else self._tails.known
         found = {s: self.pending_tails.get(s, known.get(s)) for s in sids}
-        missing = [s for s in sids if s not in self.pending_tails and s not in known]
+        # A series made in this transaction has no points before its first write.
+        missing = [
+            s
+            for s in sids
+            if s not in self.pending_tails and s not in known and s not in self._fresh_sids
+        ]
         if missing:
             for sid in missing:
                 found[sid] = None
