@@ -40,8 +40,30 @@ def parse_one(text: str | float, naive_zone: ZoneInfo | None) -> int:
     return to_micros(when)
 
 
+def _ascii_whole_seconds(texts: Sequence[str]) -> Micros | None:
+    """``YYYY-MM-DDTHH:MM:SSZ`` strings through one ASCII buffer; None for anything else.
+
+    Joining and encoding is done in C and gives one byte per character, where a numpy
+    string array costs four and a copy: about half of the time of parsing a write.
+    """
+    if min(map(len, texts)) != _MIN_LEN or max(map(len, texts)) != _MIN_LEN:
+        return None
+    try:
+        raw = "".join(texts).encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    codes = np.frombuffer(raw, dtype=np.uint8).reshape(len(texts), _MIN_LEN)
+    sep = codes[:, 10]
+    if (codes[:, -1] != _Z).any() or ((sep != _T) & (sep != _SPACE)).any():
+        return None
+    return _whole_seconds_utc(codes)
+
+
 def _fast(texts: Sequence[str]) -> Micros | None:
     """Parse ``...Z`` strings in bulk; None when any string needs the careful path."""
+    whole = _ascii_whole_seconds(texts)
+    if whole is not None:
+        return whole
     try:
         arr = np.asarray(texts, dtype=np.str_)
     except (TypeError, ValueError):
