@@ -113,15 +113,25 @@ def _span(span: TimeRange) -> tuple[int, int]:
     )
 
 
-def bucket_key(plan: BucketPlan) -> str:
+def bucket_key(plan: BucketPlan, start: int = MIN_TS) -> tuple[str, str]:
+    """What to group by, and how the grouped value ``k`` becomes the bucket key.
+
+    ``start`` is a lower bound of every ``ts`` grouped. When the local clock cannot fall
+    before the origin, the bucket's number is a plain integer division (about a third
+    less work per point than flooring), multiplied back once per bucket.
+    """
     local = local_clock(plan)
     if plan.calendar_unit is None:
-        return floor_to_width(local, plan.width, plan.origin)
+        lowest = start + min((offset for _, offset in plan.offsets), default=0)
+        if start > MIN_TS and lowest >= plan.origin:
+            shifted = f"({local} - {plan.origin})" if plan.origin else local
+            return f"{shifted} // {plan.width}", f"k * {plan.width} + {plan.origin}"
+        return floor_to_width(local, plan.width, plan.origin), "k"
     if plan.calendar_unit not in CALENDAR_UNITS:
         raise ValueError(f"unknown calendar unit {plan.calendar_unit}")
     # DuckDB's date_trunc puts centuries and millennia on years divisible by 100 and 1000,
     # which is the boundary wattbase documents.
-    return f"epoch_us(date_trunc('{plan.calendar_unit}', make_timestamp({local})))"
+    return f"epoch_us(date_trunc('{plan.calendar_unit}', make_timestamp({local})))", "k"
 
 
 class EmbeddedSession(PointWrites, DatasetRows):
@@ -430,13 +440,15 @@ class EmbeddedSession(PointWrites, DatasetRows):
     ) -> tuple[Micros, Values]:
         start, end = _span(span)
         having = value_filter(values, column="a")
+        group, key = bucket_key(plan, start)
+        # The key is increasing in k, so ordering by either orders the buckets.
         result = self._cur.execute(
-            f"SELECT k, a FROM (SELECT {bucket_key(plan)} AS k, {AGGREGATES[aggregate]} AS a "
+            f"SELECT {key} AS key, a FROM (SELECT {group} AS k, {AGGREGATES[aggregate]} AS a "
             "FROM points WHERE sid = ? AND ts >= ? AND ts < ? GROUP BY k) "
             f"{'WHERE ' + having if having else ''} ORDER BY k",
             [sid, start, end],
         ).fetchnumpy()
-        return _columns(result, "k", "a")
+        return _columns(result, "key", "a")
 
     def delete_points(self, sid: int, span: TimeRange, values: ValueFilter) -> int:
         start, end = _span(span)
