@@ -85,13 +85,12 @@ class PointWrites:
     def _last_stored(self, sids: list[int]) -> dict[int, int | None]:
         """Each series' last stored timestamp, from Tails or else from the table."""
         known = {} if self._tails is None else self._tails.known
+        for sid in sids:
+            if sid in self._fresh_sids and sid not in self.pending_tails:
+                # A series made in this transaction has no points before its first write.
+                self.pending_tails[sid] = None
         found = {s: self.pending_tails.get(s, known.get(s)) for s in sids}
-        # A series made in this transaction has no points before its first write.
-        missing = [
-            s
-            for s in sids
-            if s not in self.pending_tails and s not in known and s not in self._fresh_sids
-        ]
+        missing = [s for s in sids if s not in self.pending_tails and s not in known]
         if missing:
             for sid in missing:
                 found[sid] = None
