@@ -422,13 +422,24 @@ class EmbeddedSession(PointWrites, DatasetRows):
     ) -> tuple[Micros, Values]:
         start, end = _span(span)
         extra = value_filter(values)
+        where = (
+            f"FROM points WHERE sid = ? AND ts >= ? AND ts < ? {'AND ' + extra if extra else ''}"
+        )
+        # Most reads fit under the limit, and a series is mostly stored in time order: fetching
+        # unordered and sorting in numpy (if at all) costs half of DuckDB's ORDER BY ... LIMIT.
+        # Only when the limit cut the answer short does the ordered query have to run.
+        result = self._cur.execute(f"SELECT ts, v {where} LIMIT ?", [sid, start, end, limit])
+        ts, v = _columns(result.fetchnumpy(), "ts", "v")
+        if len(ts) < limit:
+            if len(ts) > 1 and not bool((ts[1:] > ts[:-1]).all()):
+                order = np.argsort(ts)
+                ts, v = ts[order], v[order]
+            return (ts[::-1].copy(), v[::-1].copy()) if descending else (ts, v)
         result = self._cur.execute(
-            "SELECT ts, v FROM points WHERE sid = ? AND ts >= ? AND ts < ? "
-            f"{'AND ' + extra if extra else ''} "
-            f"ORDER BY ts {'DESC' if descending else 'ASC'} LIMIT ?",
+            f"SELECT ts, v {where} ORDER BY ts {'DESC' if descending else 'ASC'} LIMIT ?",
             [sid, start, end, limit],
-        ).fetchnumpy()
-        return _columns(result, "ts", "v")
+        )
+        return _columns(result.fetchnumpy(), "ts", "v")
 
     def aggregate_points(
         self,
