@@ -181,10 +181,18 @@ class Server:
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
     demo: bool = True
+    args: tuple[str, ...] = ()
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "wattbase", "serve", *(["--demo"] if self.demo else [])],
+            [
+                sys.executable,
+                "-m",
+                "wattbase",
+                "serve",
+                *(["--demo"] if self.demo else []),
+                *self.args,
+            ],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
