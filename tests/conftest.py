@@ -47,7 +47,7 @@ def settings_for(backend: str, tmp_path: Path, **overrides: object) -> Settings:
     raise AssertionError(f"unknown backend {backend}")
 
 
-def _with_database(url: str, name: str) -> str:
+def with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{name}"))
 
@@ -71,7 +71,7 @@ def pg_database() -> Iterator[str]:
         admin.execute(f"CREATE DATABASE {name}")
         # A test database need not survive a crash; commits that skip the WAL flush are faster.
         admin.execute(f"ALTER DATABASE {name} SET synchronous_commit = off")
-        url = _with_database(POSTGRES_URL, name)
+        url = with_database(POSTGRES_URL, name)
         _test_database["url"] = url
         try:
             open_store(Settings(database_url=url)).close()  # applies the migrations
