@@ -3,7 +3,8 @@
 Connections come from a pool (psycopg 3). ``read()`` lends one for a read transaction;
 ``write()`` lends one for a transaction that first takes the store-wide write lock
 (``pg_advisory_xact_lock``), so writers are serialised across every process exactly as the
-protocol promises and the embedded store does within one. Reads never wait for it.
+protocol promises and the embedded store does within one. Reads never wait for it. Blobs
+use connections of their own (see ``postgres_blobs``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from uuid import UUID
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from wattbase.errors import StoreUnavailable
+from wattbase.errors import InvalidRequest, StoreUnavailable
 from wattbase.model.tenancy import ApiKey, Domain, Scope
 from wattbase.model.things import Series, SeriesFilter, Thing, ThingFilter
 from wattbase.storage.blobs import BlobStore
@@ -376,6 +377,7 @@ class PostgresStore:
         )
         self._closed = False
         self._close_lock = threading.Lock()
+        self._writer = threading.Lock()
         self.blobs: BlobStore = PgBlobs(self._pool, spool_dir)
         with self.read() as session:
             self.blobs.sweep(session.dataset_checksums())
@@ -389,6 +391,12 @@ class PostgresStore:
                 yield conn, PostgresSession(cur, partitioned=self._partitioned)
         except PoolTimeout as exc:
             raise StoreUnavailable("no PostgreSQL connection free in time") from exc
+        except psycopg.DataError as exc:
+            # The faces refuse NUL in text (api/text.py); this keeps any other caller from a
+            # bare driver error, since PostgreSQL's text cannot hold it.
+            if "NUL" not in str(exc):
+                raise
+            raise InvalidRequest("text must not contain the NUL character (U+0000)") from exc
 
     @contextmanager
     def read(self) -> Iterator[PostgresSession]:
@@ -397,7 +405,9 @@ class PostgresStore:
 
     @contextmanager
     def write(self) -> Iterator[PostgresSession]:
-        with self._session() as (conn, session), conn.transaction():
+        # Writers of this process queue here, not in the database: a queue of waiting
+        # writers there would hold every pooled connection and starve the reads.
+        with self._writer, self._session() as (conn, session), conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
             yield session
 

@@ -1,0 +1,40 @@
+"""Text holding NUL (U+0000) is refused alike on every backend, naming where it was."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import Tenant
+
+NUL_NAME = b'{"name": "boiler\\u0000room"}'
+
+
+def test_nul_in_a_json_body_is_400(client: TestClient, demo: Tenant) -> None:
+    headers = {**demo.basic_header, "Content-Type": "application/json"}
+    reply = client.post("/api/v2/things", content=NUL_NAME, headers=headers)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["param"] == "body"
+    assert "NUL" in reply.json()["error"]
+    v1 = [{"node_id": 1, "tag": "t\x00", "data": [{"v": 1.0, "ts": "2024-01-01T00:00:00Z"}]}]
+    reply = client.post("/demo/api/v1/timeseries", json=v1, headers=demo.key_header)
+    assert reply.status_code == 400, reply.text
+    assert client.get("/api/v2/things", headers=demo.basic_header).json()  # demo things only
+    names = [t["name"] for t in client.get("/api/v2/things", headers=demo.basic_header).json()]
+    assert not any("room" in n for n in names)
+
+
+def test_an_escaped_backslash_is_not_nul(client: TestClient, demo: Tenant) -> None:
+    headers = {**demo.basic_header, "Content-Type": "application/json"}
+    body = b'{"name": "literally \\\\u0000"}'
+    reply = client.post("/api/v2/things", content=body, headers=headers)
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["name"] == "literally \\u0000"
+
+
+def test_nul_in_the_query_or_path_is_400(client: TestClient, demo: Tenant) -> None:
+    reply = client.get("/api/v2/things?tags=a%00b", headers=demo.basic_header)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["param"] == "tags"
+    reply = client.get("/demo%00/api/v1/nodes", headers=demo.key_header)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["param"] == "path"
