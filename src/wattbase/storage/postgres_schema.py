@@ -62,7 +62,8 @@ MIGRATIONS: tuple[str, ...] = (
         created_by uuid,
         created timestamptz NOT NULL
     );
-    CREATE INDEX series_thing ON series (domain, thing_uuid, name);
+    -- Not on name: names have no length limit, and a btree refuses entries over ~2.7 kB.
+    CREATE INDEX series_thing ON series (thing_uuid);
     -- Times are UTC microseconds, as in the embedded store, so bucket arithmetic is the
     -- same integer SQL on both. Monthly range partitions are created on demand by the
     -- writer; with TimescaleDB installed in the database the table is a hypertable instead.

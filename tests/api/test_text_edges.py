@@ -1,9 +1,11 @@
-"""Text holding NUL (U+0000) is refused alike on every backend, naming where it was."""
+"""Text the databases could trip on: NUL (U+0000) is refused alike on every backend,
+naming where it was; long names are stored."""
 
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from tests.api.v2util import make_series
 from tests.conftest import Tenant
 
 NUL_NAME = b'{"name": "boiler\\u0000room"}'
@@ -38,3 +40,12 @@ def test_nul_in_the_query_or_path_is_400(client: TestClient, demo: Tenant) -> No
     reply = client.get("/demo%00/api/v1/nodes", headers=demo.key_header)
     assert reply.status_code == 400, reply.text
     assert reply.json()["param"] == "path"
+
+
+def test_long_incompressible_names_are_stored(client: TestClient, demo: Tenant) -> None:
+    """No index refuses a long name (PostgreSQL's btree entries stop near 2.7 kB)."""
+    name = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(4000))  # ~12 kB UTF-8
+    made = make_series(client, demo, name=name)
+    assert made["name"] == name
+    again = client.get(f"/api/v2/timeseries/{made['uuid']}", headers=demo.basic_header)
+    assert again.json()["name"] == name
