@@ -374,6 +374,7 @@ class PostgresStore:
             check=ConnectionPool.check_connection,
             open=True,
             name="wattbase",
+            timeout=10,
         )
         self._closed = False
         self._close_lock = threading.Lock()
@@ -391,6 +392,9 @@ class PostgresStore:
                 yield conn, PostgresSession(cur, partitioned=self._partitioned)
         except PoolTimeout as exc:
             raise StoreUnavailable("no PostgreSQL connection free in time") from exc
+        except psycopg.OperationalError as exc:
+            # The server went away or restarted: 503, and the pool replaces the connection.
+            raise StoreUnavailable(f"PostgreSQL is unavailable: {exc}".strip()) from exc
         except psycopg.DataError as exc:
             # The faces refuse NUL in text (api/text.py); this keeps any other caller from a
             # bare driver error, since PostgreSQL's text cannot hold it.
