@@ -14,7 +14,11 @@ def open_store(settings: Settings) -> Store:
         from wattbase.storage.postgres import PostgresStore
 
         # Uploads spool on local disk before they go into the database.
-        return PostgresStore(settings.database_url, settings.data_dir / "spool")
+        return PostgresStore(
+            settings.database_url,
+            settings.data_dir / "spool",
+            pool_size=settings.database_pool_size,
+        )
     from wattbase.storage.embedded import EmbeddedStore
 
     return EmbeddedStore(settings.embedded_path)
