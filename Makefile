@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint typecheck pytest fuzz clean bench bench-quick
+.PHONY: serve test lint typecheck pytest fuzz crash clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ bench-quick: $(STAMP)
 FUZZ_EXAMPLES ?= 100
 fuzz: $(STAMP)
 	WATTBASE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -s -p no:cacheprovider
+
+# The SIGKILL crash test with more kills than the 20 of `make test`.
+CRASH_KILLS ?= 200
+crash: $(STAMP)
+	WATTBASE_CRASH_KILLS=$(CRASH_KILLS) $(BIN)/pytest tests/test_crash_safety.py -s -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

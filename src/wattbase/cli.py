@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from wattbase.config import Settings
-from wattbase.core import access
-from wattbase.errors import WattbaseError
+import httpx
+
+from wattbase.config import Settings, settings_table
+from wattbase.core import access, backups
+from wattbase.errors import StoreUnavailable, WattbaseError
 from wattbase.storage import open_store
 
 
@@ -103,6 +107,66 @@ def _positive(text: str) -> int:
     return value
 
 
+def _settings(args: argparse.Namespace, settings: Settings) -> None:
+    print(settings_table(), end="")
+
+
+def _backup_via_server(target: Path, url: str, settings: Settings) -> None:
+    """Ask the running server for a snapshot in its backup folder, then move it to ``target``."""
+    if settings.admin_domain is None or settings.admin_secret is None:
+        raise ValueError(
+            "the store is in use by a running server: set WATTBASE_ADMIN_DOMAIN and "
+            "WATTBASE_ADMIN_SECRET (an admin key of that domain) to back up through it"
+        )
+    backups.check_target(target)
+    try:
+        reply = httpx.post(
+            f"{url.rstrip('/')}/admin/backup",
+            auth=(settings.admin_domain, settings.admin_secret.get_secret_value()),
+            timeout=None,
+        )
+    except httpx.HTTPError as exc:
+        raise ValueError(f"cannot reach the server at {url}: {exc}") from None
+    if reply.status_code != 201:
+        raise ValueError(f"the server refused the backup ({reply.status_code}): {reply.text}")
+    made = reply.json()
+    if target.exists():
+        target.rmdir()  # empty, checked above
+    shutil.move(made["path"], target)
+    points = made["tables"].get("points", 0)
+    print(f"backed up {points} points through {url} in {made['seconds']} s", file=sys.stderr)
+    print(target)
+
+
+def _backup(args: argparse.Namespace, settings: Settings) -> None:
+    target = Path(args.path).absolute()
+    if not settings.database_url and not settings.embedded_path.exists():
+        raise ValueError(f"there is no embedded store in {settings.data_dir}")
+    try:
+        store = open_store(settings)
+    except StoreUnavailable:
+        if settings.database_url:
+            raise
+        url = args.url or f"http://{settings.host}:{settings.port}"
+        _backup_via_server(target, url, settings)
+        return
+    try:
+        snapshot = backups.backup(store, target)
+    finally:
+        store.close()
+    print(f"backed up {snapshot.points} points in {snapshot.seconds} s", file=sys.stderr)
+    print(target)
+
+
+def _restore(args: argparse.Namespace, settings: Settings) -> None:
+    snapshot = backups.restore(Path(args.path), settings)
+    print(
+        f"restored {snapshot.points} points and {len(snapshot.blobs)} dataset contents "
+        f"into {snapshot.path} in {snapshot.seconds} s",
+        file=sys.stderr,
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="wattbase",
@@ -155,6 +219,29 @@ def parser() -> argparse.ArgumentParser:
     listing = key.add_parser("list", help="list a domain's keys (never their secrets)")
     listing.add_argument("--domain", required=True)
     listing.set_defaults(run=_key_list)
+    commands.add_parser("settings", help="print every setting as a Markdown table").set_defaults(
+        run=_settings
+    )
+
+    backup = commands.add_parser(
+        "backup",
+        help="write a consistent snapshot of the embedded store into a new or empty folder",
+        description="Works on a stopped data folder, or through the running server that "
+        "holds it (POST /admin/backup with WATTBASE_ADMIN_DOMAIN and WATTBASE_ADMIN_SECRET; "
+        "the server writes into WATTBASE_BACKUP_DIR and the snapshot is moved to PATH). "
+        "PostgreSQL: use pg_dump.",
+    )
+    backup.add_argument("path", help="the snapshot's folder (new or empty)")
+    backup.add_argument(
+        "--url", help="the running server (default http://WATTBASE_HOST:WATTBASE_PORT)"
+    )
+    backup.set_defaults(run=_backup)
+    restore = commands.add_parser(
+        "restore",
+        help="rebuild WATTBASE_DATA_DIR (new or empty) from a snapshot; the server is stopped",
+    )
+    restore.add_argument("path", help="a folder written by 'wattbase backup'")
+    restore.set_defaults(run=_restore)
     return top
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -45,6 +45,22 @@ class Settings(BaseSettings):
         3600, gt=0, description="Lifetime of an apollo access token from POST /oauth/token."
     )
 
+    backup_dir: Path | None = Field(
+        None,
+        description="Folder where POST /admin/backup writes snapshots (default: 'backups' "
+        "beside the data folder).",
+    )
+    admin_domain: str | None = Field(
+        None,
+        description="The operator's domain: its admin-scoped keys may run server-wide "
+        "operations (POST /admin/backup). Unset: none may, over HTTP.",
+    )
+    admin_secret: SecretStr | None = Field(
+        None,
+        description="For 'wattbase backup' against a running server: the secret of an "
+        "admin key of the admin domain.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str | None) -> str | None:
@@ -55,3 +71,16 @@ class Settings(BaseSettings):
     @property
     def embedded_path(self) -> Path:
         return self.data_dir / "wattbase.duckdb"
+
+    @property
+    def backup_folder(self) -> Path:
+        return self.backup_dir or self.data_dir.absolute().parent / "backups"
+
+
+def settings_table() -> str:
+    """The Markdown table of every setting, as the README shows it (a test keeps them equal)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = "unset" if field.default is None else f"`{field.default}`"
+        rows.append(f"| `WATTBASE_{name.upper()}` | {default} | {field.description} |")
+    return "\n".join(rows) + "\n"

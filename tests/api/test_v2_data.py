@@ -277,3 +277,22 @@ def test_raw_reads_page_by_link(store: Store, demo: Tenant, tmp_path: Path) -> N
             assert isinstance(item, dict)
             by_series[item["uuid"]].extend(item["data"])
         assert by_series == {a: sent, b: sent[::3]}
+
+
+def test_bucketed_answers_over_the_cap_are_refused(
+    store: Store, demo: Tenant, tmp_path: Path
+) -> None:
+    settings = settings_for("embedded", tmp_path, max_raw_points=7)
+    with TestClient(create_app(settings, store=store)) as client:
+        h = demo.basic_header
+        a = make_series(client, demo, name="a")["uuid"]
+        sent = [{"v": float(i), "ts": f"2023-01-01T00:{i:02d}:00Z"} for i in range(50)]
+        client.post(f"/api/v2/timeseries/{a}/data", json=sent, headers=h)
+        for zone in ("UTC", "Europe/Stockholm"):
+            url = f"/api/v2/timeseries/{a}/data"
+            ask = {"precision": "minute", "aggregate": "sum", "timezone": zone}
+            refused = client.get(url, params=ask, headers=h)
+            assert refused.status_code == 400, zone
+            assert refused.json()["param"] == "precision" and "50 buckets" in refused.text
+            hourly = client.get(url, params={**ask, "precision": "hour"}, headers=h)
+            assert hourly.status_code == 200 and len(hourly.json()) == 1

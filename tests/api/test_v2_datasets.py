@@ -16,6 +16,7 @@ from tests.conftest import Tenant
 from wattbase.api import create_app
 from wattbase.config import Settings
 from wattbase.core.access import create_key
+from wattbase.errors import NotFound
 from wattbase.model.tenancy import ALL_SCOPES
 from wattbase.storage.base import Store
 from wattbase.storage.postgres_blobs import PgBlobs
@@ -328,3 +329,23 @@ def test_multipart_put_replaces_the_content(client: TestClient, demo: Tenant) ->
     assert reply.json()["name"] == made["name"] and reply.json()["size"] == len(new)
     raw = client.get(f"/api/v2/datasets/{made['uuid']}/raw", headers=demo.basic_header)
     assert raw.content == new
+
+
+def test_a_thing_with_datasets_is_deleted_only_with_cascade(
+    client: TestClient, demo: Tenant, store: Store
+) -> None:
+    thing = client.post(
+        "/api/v2/things", json={"name": "substation 9"}, headers=demo.basic_header
+    ).json()
+    made = _post(client, demo, DOCUMENTS["ini"], "ini", thing_uuid=thing["uuid"]).json()
+    path = f"/api/v2/things/{thing['uuid']}"
+
+    refused = client.delete(path, headers=demo.basic_header)
+    assert refused.status_code == 409 and "1 datasets" in str(refused.json())
+    assert client.get(f"/api/v2/datasets/{made['uuid']}", headers=demo.basic_header).is_success
+
+    assert client.delete(path, params={"cascade": "true"}, headers=demo.basic_header).is_success
+    gone = client.get(f"/api/v2/datasets/{made['uuid']}", headers=demo.basic_header)
+    assert gone.status_code == 404
+    with pytest.raises(NotFound):
+        store.blobs.open(made["checksum"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from pathlib import Path
 
 import hypothesis
 import hypothesis.strategies as st
@@ -37,14 +38,21 @@ PARAM_IDS = {"id": "id", "deviceId": "deviceId", "timeseriesId": "timeseriesId"}
 
 
 def face_of(path: str) -> str:
-    for prefix, face in (("/{domain}/api/v1", "v1"), ("/api/v2", "v2"), ("/apollo", "apollo")):
+    faces = (
+        ("/{domain}/api/v1", "v1"),
+        ("/api/v2", "v2"),
+        ("/apollo", "apollo"),
+        ("/admin", "admin"),
+    )
+    for prefix, face in faces:
         if path.startswith(prefix):
             return face
     return "oauth" if path.startswith("/oauth") else "health"
 
 
 def credentials(face: str, known: Known) -> dict[str, str]:
-    return {"v1": {"Authorization": KEY}, "v2": {"Authorization": BASIC}}.get(
+    basic = {"Authorization": BASIC}
+    return {"v1": {"Authorization": KEY}, "v2": basic, "admin": basic}.get(
         face, {"Authorization": known.bearer} if face == "apollo" else {}
     )
 
@@ -99,9 +107,11 @@ def describe(exc: BaseException) -> str:
 
 
 @pytest.mark.timeout(3600)
-def test_every_operation_conforms(settings: Settings, store: Store) -> None:
+def test_every_operation_conforms(settings: Settings, store: Store, tmp_path: Path) -> None:
     ensure_demo(store)
-    app = create_app(settings, store=store)
+    # The demo key is the operator's, so POST /admin/backup really writes snapshots.
+    operator = {"admin_domain": DEMO_DOMAIN, "backup_dir": tmp_path / "backups"}
+    app = create_app(settings.model_copy(update=operator), store=store)
     with TestClient(app) as client:
         known = seed(client)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
@@ -116,4 +126,4 @@ def test_every_operation_conforms(settings: Settings, store: Store) -> None:
                 failures.append(f"{operation.label} ({mode}): {describe(exc)}")
     print(f"\nfuzz cases per face ({EXAMPLES} examples per operation and mode):", dict(cases))
     assert not failures, "\n\n".join(failures)
-    assert set(cases) == {"v1", "v2", "apollo", "oauth", "health"}
+    assert set(cases) == {"v1", "v2", "apollo", "oauth", "health", "admin"}

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from wattbase import __version__
 from wattbase.api import (
+    admin,
     apollo,
     errors,
     health,
@@ -84,6 +85,7 @@ def create_app(
     app.include_router(v2_series.router)
     app.include_router(v2_data.router)
     app.include_router(v2_datasets.router)
+    app.include_router(admin.router)
     # Added last, so it wraps the others and every answer carries the id.
     app.add_middleware(CorrelationId)
     describe(app)

@@ -351,7 +351,7 @@ def update_node(caller: V1Caller, store: StoreDep, id: str, change: NodeChange) 
     responses=errors("v1", 409),
 )
 def delete_node(caller: V1Caller, store: StoreDep, id: str, cascade: bool = False) -> Response:
-    """Delete a node; one with children or series only with ``cascade=true``."""
+    """Delete a node; one with children, series or datasets only with ``cascade=true``."""
     thing = _get_node(store, caller, id)
     things_core.delete_thing(store, caller, thing.uuid, cascade=cascade)
     return Response(status_code=204)

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from wattbase.api.dataset_uploads import Upload, read_upload
 from wattbase.api.deps import SettingsDep, StoreDep, V2Caller
@@ -70,6 +70,8 @@ UPLOAD_BODY: dict[str, Any] = {
 
 
 class DatasetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     uuid: UUID
     name: str
     format: Format
@@ -84,19 +86,7 @@ class DatasetOut(BaseModel):
 
 
 def _out(dataset: Dataset) -> DatasetOut:
-    return DatasetOut(
-        uuid=dataset.uuid,
-        name=dataset.name,
-        format=dataset.format,
-        size=dataset.size,
-        checksum=dataset.checksum,
-        thing_uuid=dataset.thing_uuid,
-        created=dataset.created,
-        created_by=dataset.created_by,
-        updated=dataset.updated,
-        updated_by=dataset.updated_by,
-        tags=list(dataset.tags),
-    )
+    return DatasetOut.model_validate(dataset, from_attributes=True)
 
 
 def _tags(text: str | None) -> tuple[str, ...]:

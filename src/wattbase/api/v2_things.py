@@ -155,10 +155,10 @@ def delete_thing(
     store: StoreDep,
     uuid: UUID,
     cascade: Annotated[
-        bool, Query(description="Also delete children, series and their points.")
+        bool, Query(description="Also delete children, series, their points and datasets.")
     ] = False,
 ) -> Response:
-    """Delete a thing; one with children or time series only with ``cascade=true`` (else 409)."""
+    """Delete a thing; one with children, series or datasets only with ``cascade=true`` (409)."""
     things_core.delete_thing(store, caller, uuid, cascade=cascade)
     return Response(status_code=204)
 

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 from uuid import UUID, uuid4
 
 from wattbase.core.access import READ, WRITE, require
+from wattbase.core.blob_refs import release
 from wattbase.core.changes import check_changes
 from wattbase.core.formats import check_format
 from wattbase.core.things import get_thing
@@ -159,7 +160,7 @@ def update_dataset(
         )
         session.put_dataset(updated)
     if updated.checksum != current.checksum:
-        _free(store, current.checksum)
+        release(store, [current.checksum])
     return updated
 
 
@@ -168,15 +169,7 @@ def delete_dataset(store: Store, caller: Caller, uuid: UUID) -> None:
     with store.write() as session:
         dataset = get_dataset(session, caller, uuid)
         session.delete_dataset(caller.domain.name, uuid)
-    _free(store, dataset.checksum)
-
-
-def _free(store: Store, checksum: str) -> None:
-    # In a write transaction of its own, so no upload of the same bytes can slip in
-    # between counting the references and removing the blob.
-    with store.write() as session:
-        if session.checksum_refs(checksum) == 0:
-            store.blobs.delete(checksum)
+    release(store, [dataset.checksum])
 
 
 def read_dataset(store: Store, caller: Caller, uuid: UUID) -> Dataset:

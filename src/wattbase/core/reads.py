@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from wattbase.core.buckets import bucket_instants, plan_buckets
 from wattbase.core.clock import zone
+from wattbase.errors import InvalidRequest
 from wattbase.model.points import Micros, PointsPage, Values
 from wattbase.model.query import Aggregate, Precision, TimeRange, ValueFilter
 from wattbase.model.things import Series
@@ -50,7 +51,7 @@ def read_series(session: Session, series: Series, spec: ReadSpec) -> PointsPage:
         # No offsets to look up, so no need to know where the data lies.
         plan = plan_buckets(spec.precision, spec.tz, 0, 0)
         keys, values = session.aggregate_points(series.sid, span, plan, spec.aggregate, spec.values)
-        return PointsPage(ts=keys, v=values)
+        return PointsPage(ts=_capped(keys, spec), v=values)
     lo, hi = span.start, None if span.end is None else span.end - 1
     if lo is None or hi is None or hi - lo >= CLAMP_SPAN:
         stored = session.point_span(series.sid)
@@ -62,7 +63,19 @@ def read_series(session: Session, series: Series, spec: ReadSpec) -> PointsPage:
             return _empty()
     plan = plan_buckets(spec.precision, spec.tz, lo, hi)
     keys, values = session.aggregate_points(series.sid, span, plan, spec.aggregate, spec.values)
-    return PointsPage(ts=bucket_instants(plan, keys, spec.tz), v=values)
+    return PointsPage(ts=bucket_instants(plan, _capped(keys, spec), spec.tz), v=values)
+
+
+def _capped(keys: Micros, spec: ReadSpec) -> Micros:
+    # Buckets have no next page (a bucket's end depends on the zone), so an answer that
+    # would outgrow the raw cap is refused rather than cut at an arbitrary bucket.
+    if len(keys) > spec.limit:
+        raise InvalidRequest(
+            f"the answer would hold {len(keys)} buckets, more than {spec.limit}; "
+            "ask for a coarser precision or a shorter range",
+            param="precision",
+        )
+    return keys
 
 
 @dataclass(frozen=True, slots=True)

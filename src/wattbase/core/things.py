@@ -8,8 +8,10 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from wattbase.core.access import READ, WRITE, require, visible
+from wattbase.core.blob_refs import release
 from wattbase.core.changes import check_changes
 from wattbase.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from wattbase.model.datasets import DatasetFilter
 from wattbase.model.tenancy import DEFAULT_COLLECTION, Caller
 from wattbase.model.things import SeriesFilter, Thing, ThingFilter
 from wattbase.storage.base import Session, Store
@@ -170,7 +172,7 @@ def _sees(session: Session, caller: Caller, uuid: UUID) -> bool:
 
 
 def delete_thing(store: Store, caller: Caller, uuid: UUID, *, cascade: bool = False) -> None:
-    """Delete a thing; with children or series only when ``cascade`` (then all of them)."""
+    """Delete a thing; with children, series or datasets only when ``cascade`` (then all)."""
     require(caller, WRITE)
     domain = caller.domain.name
     with store.write() as session:
@@ -189,15 +191,23 @@ def delete_thing(store: Store, caller: Caller, uuid: UUID, *, cascade: bool = Fa
             for t in doomed
             for s in session.list_series(domain, SeriesFilter(thing_uuid=t.uuid, limit=ALL_ROWS))
         ]
-        if not cascade and (len(doomed) > 1 or series):
+        datasets = [
+            d
+            for t in doomed
+            for d in session.list_datasets(domain, DatasetFilter(thing_uuid=t.uuid, limit=ALL_ROWS))
+        ]
+        if not cascade and (len(doomed) > 1 or series or datasets):
             raise Conflict(
-                f"thing {uuid} has {len(doomed) - 1} children and {len(series)} time series; "
-                "delete them first or pass cascade=true",
+                f"thing {uuid} has {len(doomed) - 1} children, {len(series)} time series "
+                f"and {len(datasets)} datasets; delete them first or pass cascade=true",
                 param="cascade",
             )
         if any(not visible(caller, t) for t in doomed):
             raise Forbidden("the subtree holds things outside this key's collections")
+        for d in datasets:
+            session.delete_dataset(domain, d.uuid)
         for s in series:
             session.delete_series(domain, s.uuid)
         for t in reversed(doomed):
             session.delete_thing(domain, t.uuid)
+    release(store, [d.checksum for d in datasets])

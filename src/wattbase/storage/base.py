@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from uuid import UUID
 
 import numpy as np
@@ -28,6 +29,9 @@ from wattbase.model.query import Aggregate, BucketPlan, TimeRange, ValueFilter
 from wattbase.model.tenancy import ApiKey, Domain
 from wattbase.model.things import Series, SeriesFilter, Thing, ThingFilter
 from wattbase.storage.blobs import BlobStore
+
+if TYPE_CHECKING:
+    from wattbase.storage.embedded_backup import Snapshot
 
 
 class Session(Protocol):
@@ -140,3 +144,15 @@ class Store(Protocol):
 
     # Datasets (issue 4): the content-addressed bytes of datasets.
     blobs: BlobStore
+
+
+@runtime_checkable
+class Snapshots(Protocol):
+    """A store that can write a consistent snapshot of itself while it serves (embedded).
+
+    PostgreSQL is not one: ``pg_dump`` takes its snapshots.
+    """
+
+    def snapshot(self, target: Path) -> Snapshot:
+        """Write every row and blob into the new or empty folder ``target``; writes wait."""
+        ...
