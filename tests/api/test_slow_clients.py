@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import Server, free_port
 
+pytestmark = pytest.mark.embedded_only("the protocol guards run before any store is touched")
 GUARD = 60.0  # seconds before the test gives up on the server closing
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wattbase.config import Settings
+from tests.conftest import BACKENDS, clean_database, settings_for
 from wattbase.core.access import authenticate, create_domain, create_key
 from wattbase.core.reads import ReadSpec, read_series
 from wattbase.core.series import SeriesDraft, create_series
@@ -43,9 +43,14 @@ class World:
     names: Iterator[int]
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    store = open_store(Settings(data_dir=tmp_path_factory.mktemp("model") / "data"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    folder = tmp_path_factory.mktemp("model")
+    if request.param == "postgres":
+        clean_database(request.getfixturevalue("pg_database"))
+    store = open_store(settings_for(request.param, folder))
     try:
         create_domain(store, "model", "UTC")
         _, secret = create_key(store, "model", ALL_SCOPES)
@@ -166,3 +171,26 @@ def test_a_failing_request_changes_nothing(world: World) -> None:
         write_points(world.store, world.caller, batches, WriteMode.INSERT)
     assert caught.value.param == "[1].node_id"
     assert _stored(world.store, good) == {}
+
+
+def test_an_append_after_a_failed_one_and_an_older_write_is_counted_right(world: World) -> None:
+    """Appends skip the duplicate check; a failed append and a write into the past must
+    not make a later append of stored points count them as new."""
+    series = create_series(world.store, world.caller, world.thing.uuid, SeriesDraft(name="tail"))
+    minute = 60_000_000
+    first = 1_700_000_000_000_000 + minute * np.arange(10, dtype=np.int64)
+    later = first + 10 * minute
+
+    def send(ts: np.ndarray, *more: PointsIn) -> list[dict[str, int]]:
+        batch = PointsIn(ByUuid(series.uuid), ts, np.ones(len(ts)), "[0]")
+        reports = write_points(world.store, world.caller, [batch, *more], WriteMode.INSERT)
+        return [r.counts.as_dict() for r in reports]
+
+    assert send(first)[0]["inserted"] == 10
+    bad = PointsIn(ByNodeTag(999_999, "x"), first[:1], np.array([1.0]), "[1]")
+    with pytest.raises(NotFound):
+        send(later, bad)
+    assert send(first[:3])[0]["skipped"] == 3
+    again = send(np.concatenate([first[-2:], later]))[0]
+    assert (again["inserted"], again["skipped"], again["conflicting"]) == (10, 2, 0)
+    assert len(_stored(world.store, series)) == 20

@@ -16,6 +16,7 @@ from wattbase.api import (
     errors,
     health,
     oauth,
+    text,
     v1,
     v2_data,
     v2_datasets,
@@ -96,6 +97,7 @@ def create_app(
         paths={"/api/v2/datasets": (body_limit(settings), "WATTBASE_MAX_DATASET_BYTES")},
     )
     app.add_middleware(RateHeaders)
+    text.install(app)
     app.include_router(health.router)
     app.include_router(v1.router)
     app.include_router(oauth.router)

@@ -20,12 +20,14 @@ KEY_CHALLENGE = 'Key realm="wattbase"'
 BASIC_CHALLENGE = 'Basic realm="wattbase"'
 
 
-def get_store(request: Request) -> Store:
+# Async, though they never wait: FastAPI runs a plain ``def`` dependency in its thread
+# pool, and a round trip there costs more than the whole lookup.
+async def get_store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

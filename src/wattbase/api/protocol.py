@@ -14,6 +14,7 @@ Stalled request bodies are the app's business (``api/limits.py``, ``ReadTimeout`
 from __future__ import annotations
 
 import asyncio
+import functools
 import urllib.parse
 from typing import Any
 
@@ -130,3 +131,18 @@ def protocol_for(settings: Settings) -> type[GuardedHttpTools]:
             "header_timeout": settings.header_timeout_seconds,
         },
     )
+
+
+@functools.cache
+def _env_settings() -> Settings:
+    return Settings()
+
+
+class EnvHttpTools(GuardedHttpTools):
+    """For worker processes, which import the protocol by name: limits from the environment."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        settings = _env_settings()
+        self.max_header_bytes = settings.max_header_bytes
+        self.header_timeout = settings.header_timeout_seconds
+        super().__init__(*args, **kwargs)

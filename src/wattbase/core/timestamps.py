@@ -6,9 +6,10 @@ with numpy's parser; anything else goes through ``datetime.fromisoformat`` one b
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -39,8 +40,30 @@ def parse_one(text: str | float, naive_zone: ZoneInfo | None) -> int:
     return to_micros(when)
 
 
+def _ascii_whole_seconds(texts: Sequence[str]) -> Micros | None:
+    """``YYYY-MM-DDTHH:MM:SSZ`` strings through one ASCII buffer; None for anything else.
+
+    Joining and encoding is done in C and gives one byte per character, where a numpy
+    string array costs four and a copy: about half of the time of parsing a write.
+    """
+    if min(map(len, texts)) != _MIN_LEN or max(map(len, texts)) != _MIN_LEN:
+        return None
+    try:
+        raw = "".join(texts).encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    codes = np.frombuffer(raw, dtype=np.uint8).reshape(len(texts), _MIN_LEN)
+    sep = codes[:, 10]
+    if (codes[:, -1] != _Z).any() or ((sep != _T) & (sep != _SPACE)).any():
+        return None
+    return _whole_seconds_utc(codes)
+
+
 def _fast(texts: Sequence[str]) -> Micros | None:
     """Parse ``...Z`` strings in bulk; None when any string needs the careful path."""
+    whole = _ascii_whole_seconds(texts)
+    if whole is not None:
+        return whole
     try:
         arr = np.asarray(texts, dtype=np.str_)
     except (TypeError, ValueError):
@@ -109,12 +132,36 @@ def _whole_seconds_utc(codes: np.ndarray) -> Micros | None:
     return out
 
 
+_WHOLE_Z = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
+
+
+def _one_whole_second(text: str) -> int | None:
+    """One ``YYYY-MM-DDTHH:MM:SSZ``, as ``_whole_seconds_utc`` reads it; None for the rest.
+
+    A query's ``start`` and ``end`` are one string each, where numpy's fixed costs would
+    be most of the request's parsing time.
+    """
+    match = _WHOLE_Z.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = map(int, match.groups())
+    try:
+        when = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError:
+        return None
+    return to_micros(when)
+
+
 def parse_many(
     texts: Sequence[str | float],
     naive_zone: ZoneInfo | None,
     place: Callable[[int], str],
 ) -> Micros:
     """Parse every timestamp, or raise 400 naming the first bad one by ``place(index)``."""
+    if len(texts) == 1 and type(texts[0]) is str:
+        one = _one_whole_second(texts[0])
+        if one is not None:
+            return np.array([one], dtype=np.int64)
     if texts and all(type(t) is str for t in texts):
         fast = _fast(texts)  # type: ignore[arg-type]
         if fast is not None:

@@ -1,0 +1,208 @@
+"""Point writes of the embedded store, mixed into ``EmbeddedSession``.
+
+The points table has no key (see the schema), so finding which sent points are stored
+already is a join. Most writes append after a series' last point, and for those there is
+nothing to find: the writer remembers each series' last timestamp (``Tails``) and inserts
+such batches without the join.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from wattbase.model.points import PointCounts, SeriesPoints, WriteMode
+
+
+class Tails:
+    """The last stored timestamp of each series the writer has touched, never too early.
+
+    Only the writer uses it, under the store's write lock. A transaction's findings wait in
+    ``pending`` and count only once it commits; deletes leave an entry too late, which
+    merely sends the next write of that series through the join.
+    """
+
+    def __init__(self) -> None:
+        self.known: dict[int, int | None] = {}
+
+    def commit(self, pending: dict[int, int | None]) -> None:
+        # Pending entries start from the known ones or from the table, so never go back.
+        self.known.update(pending)
+
+
+class PointWrites:
+    """``write_points`` over the session's DuckDB cursor."""
+
+    _cur: duckdb.DuckDBPyConnection
+    _tails: Tails | None
+    # Last timestamps this transaction found or wrote, for Tails.commit.
+    pending_tails: dict[int, int | None]
+    # Series ids handed out in this transaction.
+    _fresh_sids: set[int]
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        # Drained at once: DuckDB refuses new work on a cursor with an unread result.
+        rows: list[Any] = self._cur.execute(sql, params).fetchall()
+        return rows
+
+    def write_points(
+        self, batches: Sequence[SeriesPoints], mode: WriteMode
+    ) -> dict[int, PointCounts]:
+        counts = {b.sid: PointCounts() for b in batches}
+        if mode is WriteMode.REPLACE_WINDOW:
+            self._clear_windows(batches, counts)
+        batches = [b for b in batches if len(b.ts)]
+        if not batches:
+            return counts
+        appends: list[SeriesPoints] = list(batches)
+        rest: list[SeriesPoints] = []
+        if mode is not WriteMode.REPLACE_WINDOW:
+            appends, rest = self._split_appends(batches)
+        if appends:
+            self._insert(appends)
+            for b in appends:
+                counts[b.sid].inserted = len(b.ts)
+        if rest:
+            self._merge(rest, counts, update=mode is WriteMode.UPDATE_WINDOW)
+        self._note_written(batches)
+        return counts
+
+    def _note_written(self, batches: Sequence[SeriesPoints]) -> None:
+        known = {} if self._tails is None else self._tails.known
+        for b in batches:
+            if b.sid in self.pending_tails:
+                tail = self.pending_tails[b.sid]
+            elif b.sid in known:
+                tail = known[b.sid]
+            else:
+                continue  # unknown stays unknown: the next append asks the table
+            last = int(b.ts[-1])
+            self.pending_tails[b.sid] = last if tail is None else max(tail, last)
+
+    def _last_stored(self, sids: list[int]) -> dict[int, int | None]:
+        """Each series' last stored timestamp, from Tails or else from the table."""
+        known = {} if self._tails is None else self._tails.known
+        for sid in sids:
+            if sid in self._fresh_sids and sid not in self.pending_tails:
+                # A series made in this transaction has no points before its first write.
+                self.pending_tails[sid] = None
+        found = {s: self.pending_tails.get(s, known.get(s)) for s in sids}
+        missing = [s for s in sids if s not in self.pending_tails and s not in known]
+        if missing:
+            for sid in missing:
+                found[sid] = None
+            for sid, last in self._rows(
+                f"SELECT sid, max(ts) FROM points WHERE sid BETWEEN {min(missing)} "
+                f"AND {max(missing)} AND list_contains(?, sid) GROUP BY sid",
+                [missing],
+            ):
+                found[sid] = int(last)
+            self.pending_tails.update({s: found[s] for s in missing})
+        return found
+
+    def _split_appends(
+        self, batches: list[SeriesPoints]
+    ) -> tuple[list[SeriesPoints], list[SeriesPoints]]:
+        """Batches that lie wholly after their series' last point, and the others."""
+        if self._tails is None:
+            return [], batches
+        last = self._last_stored([b.sid for b in batches])
+        appends: list[SeriesPoints] = []
+        rest: list[SeriesPoints] = []
+        for b in batches:
+            tail = last[b.sid]
+            (appends if tail is None or int(b.ts[0]) > tail else rest).append(b)
+        return appends, rest
+
+    def _register(self, batches: Sequence[SeriesPoints]) -> str:
+        """Register the batches as the view ``wb_batch``; a zone-map friendly bound on it."""
+        sid = np.concatenate([np.full(len(b.ts), b.sid, dtype=np.int32) for b in batches])
+        ts = np.concatenate([b.ts for b in batches])
+        v = np.concatenate([b.v for b in batches])
+        self._cur.register("wb_batch", {"sid": sid, "ts": ts, "v": v})
+        # So DuckDB skips row groups outside the batch.
+        return (
+            f"p.sid BETWEEN {int(sid.min())} AND {int(sid.max())} "
+            f"AND p.ts BETWEEN {int(ts.min())} AND {int(ts.max())}"
+        )
+
+    def _insert(self, batches: Sequence[SeriesPoints]) -> None:
+        self._register(batches)
+        try:
+            self._rows("INSERT INTO points SELECT sid, ts, v FROM wb_batch")
+        finally:
+            self._cur.unregister("wb_batch")
+
+    def _clear_windows(
+        self, batches: Sequence[SeriesPoints], counts: dict[int, PointCounts]
+    ) -> None:
+        """Delete each batch's window of stored points, counting them per series."""
+        spans = [(b.sid, span) for b in batches if (span := b.replace_span()) is not None]
+        if not spans:
+            return
+        sids = np.array([sid for sid, _ in spans], dtype=np.int32)
+        los = np.array([lo for _, (lo, _) in spans], dtype=np.int64)
+        his = np.array([hi for _, (_, hi) in spans], dtype=np.int64)
+        in_window = (
+            f"p.sid BETWEEN {int(sids.min())} AND {int(sids.max())} "
+            f"AND p.ts BETWEEN {int(los.min())} AND {int(his.max())} "
+            "AND p.sid = w.sid AND p.ts BETWEEN w.lo AND w.hi"
+        )
+        cur = self._cur
+        cur.register("wb_spans", {"sid": sids, "lo": los, "hi": his})
+        try:
+            for sid, deleted in self._rows(
+                f"SELECT p.sid, count(*) FROM points p, wb_spans w WHERE {in_window} GROUP BY p.sid"
+            ):
+                counts[sid].deleted = deleted
+            self._rows(f"DELETE FROM points p USING wb_spans w WHERE {in_window}")
+        finally:
+            cur.unregister("wb_spans")
+
+    def _merge(
+        self, batches: Sequence[SeriesPoints], counts: dict[int, PointCounts], *, update: bool
+    ) -> None:
+        """Insert the points not stored yet; with ``update``, change the stored ones."""
+        cur = self._cur
+        where = self._register(batches)
+        try:
+            matched = cur.execute(
+                "SELECT b.sid, b.ts, b.v <> p.v AS differs FROM wb_batch b "
+                f"JOIN points p ON p.sid = b.sid AND p.ts = b.ts WHERE {where}"
+            ).fetchnumpy()
+            matched_sid = np.asarray(matched["sid"], dtype=np.int64)
+            differs = np.asarray(matched["differs"], dtype=bool)
+            sent = sum(len(b.ts) for b in batches)
+            if len(matched_sid) == 0:
+                self._rows("INSERT INTO points SELECT sid, ts, v FROM wb_batch")
+            elif len(matched_sid) < sent:
+                cur.register("wb_matched", {"sid": matched["sid"], "ts": matched["ts"]})
+                try:
+                    self._rows(
+                        "INSERT INTO points SELECT b.sid, b.ts, b.v FROM wb_batch b "
+                        "ANTI JOIN wb_matched m ON m.sid = b.sid AND m.ts = b.ts"
+                    )
+                finally:
+                    cur.unregister("wb_matched")
+            if update and differs.any():
+                self._rows(
+                    "UPDATE points p SET v = b.v FROM wb_batch b "
+                    f"WHERE p.sid = b.sid AND p.ts = b.ts AND p.v <> b.v AND {where}"
+                )
+        finally:
+            cur.unregister("wb_batch")
+        for b in batches:
+            mine = matched_sid == b.sid
+            n_matched = int(mine.sum())
+            n_differs = int(differs[mine].sum())
+            c = counts[b.sid]
+            c.inserted = len(b.ts) - n_matched
+            if update:
+                c.updated = n_differs
+                c.skipped = n_matched - n_differs
+            else:
+                c.skipped = n_matched
+                c.conflicting = n_differs
