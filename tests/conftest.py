@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -11,8 +12,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -24,18 +27,96 @@ from wattbase.model.tenancy import ALL_SCOPES
 from wattbase.storage import open_store
 from wattbase.storage.base import Store
 
-BACKENDS = ["embedded"]
+BACKENDS = ["embedded", "postgres"]
+POSTGRES_URL = os.environ.get(
+    "WATTBASE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+# The URL of this run's own database, once ``pg_database`` has made it.
+_test_database: dict[str, str] = {}
 
 
 def settings_for(backend: str, tmp_path: Path, **overrides: object) -> Settings:
-    if backend != "embedded":
-        raise AssertionError(f"unknown backend {backend}")
-    return Settings(data_dir=tmp_path / "data", **overrides)  # type: ignore[arg-type]
+    if backend == "embedded":
+        return Settings(data_dir=tmp_path / "data", **overrides)  # type: ignore[arg-type]
+    if backend == "postgres":
+        return Settings(
+            data_dir=tmp_path / "data",
+            database_url=_test_database["url"],
+            **overrides,  # type: ignore[arg-type]
+        )
+    raise AssertionError(f"unknown backend {backend}")
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh database for this run, with the schema applied; dropped at the end.
+
+    No server at ``WATTBASE_TEST_POSTGRES_URL`` skips the PostgreSQL half, except under
+    ``CI=true``, where it fails the run: CI must not pass by testing one backend.
+    """
+    try:
+        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        message = f"no PostgreSQL at {POSTGRES_URL} ({exc})".strip()
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message}; CI=true requires it", pytrace=False)
+        pytest.skip(message)
+    name = f"wattbase_test_{os.getpid()}_{secrets.token_hex(4)}"
+    with admin:
+        admin.execute(f"CREATE DATABASE {name}")
+        # A test database need not survive a crash; commits that skip the WAL flush are faster.
+        admin.execute(f"ALTER DATABASE {name} SET synchronous_commit = off")
+        url = with_database(POSTGRES_URL, name)
+        _test_database["url"] = url
+        try:
+            open_store(Settings(database_url=url)).close()  # applies the migrations
+            yield url
+        finally:
+            _test_database.pop("url", None)
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def clean_database(url: str) -> None:
+    """Empty every table but the migrations (fast: TRUNCATE, not a new database)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        # A connection a previous test leaked in a transaction would block TRUNCATE.
+        conn.execute("SET lock_timeout = '20s'")
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') "
+                "AND NOT c.relispartition AND c.relname <> 'schema_migrations'"
+            ).fetchall()
+        ]
+        # DELETE beats TRUNCATE on the few rows a test leaves: TRUNCATE makes new files for
+        # every table and each of the points' partitions.
+        row = conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM points LIMIT 50000) AS p"
+        ).fetchone()
+        verb = "TRUNCATE" if row is not None and row[0] >= 50_000 else "DELETE FROM"
+        conn.execute(f"{verb} points")
+        for table in tables:
+            if table != "points":
+                conn.execute(f"DELETE FROM {table}")
+        conn.execute("ALTER SEQUENCE series_sid RESTART")
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+    """Each backend in turn; PostgreSQL with every table emptied first."""
+    name = str(request.param)
+    if name == "postgres":
+        only = request.node.get_closest_marker("embedded_only")
+        if only is not None:
+            pytest.skip(f"embedded store only: {only.args[0]}")
+        clean_database(request.getfixturevalue("pg_database"))
+    return name
 
 
 @pytest.fixture
@@ -100,10 +181,18 @@ class Server:
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
     demo: bool = True
+    args: tuple[str, ...] = ()
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "wattbase", "serve", *(["--demo"] if self.demo else [])],
+            [
+                sys.executable,
+                "-m",
+                "wattbase",
+                "serve",
+                *(["--demo"] if self.demo else []),
+                *self.args,
+            ],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -139,6 +228,9 @@ def server(backend: str, tmp_path: Path) -> Iterator[Server]:
     port = free_port()
     env = {**os.environ, "WATTBASE_PORT": str(port), "WATTBASE_LOG_LEVEL": "warning"}
     env["WATTBASE_DATA_DIR"] = str(tmp_path / "data")
+    env.pop("WATTBASE_DATABASE_URL", None)
+    if backend == "postgres":
+        env["WATTBASE_DATABASE_URL"] = _test_database["url"]
     running = Server(url=f"http://127.0.0.1:{port}", env=env)
     running.start()
     try:

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Server, free_port
@@ -81,6 +82,8 @@ def test_mistakes_print_one_line_and_exit_1(tmp_path: Path) -> None:
         ("domain", "create", "zoned", "--timezone", "Mars/Olympus"),
         ("key", "revoke", "--domain", "nowhere", "00000000-0000-0000-0000-000000000000"),
         ("key", "revoke", "--domain", "nowhere", "not-a-uuid"),
+        # DuckDB is one process: several workers need PostgreSQL.
+        ("serve", "--workers", "2"),
     ]
     assert wattbase(data, "domain", "create", "acme").returncode == 0
     cases.append(("key", "create", "--domain", "acme", "--scopes", "read,sudo"))
@@ -93,6 +96,7 @@ def test_mistakes_print_one_line_and_exit_1(tmp_path: Path) -> None:
         assert done.stderr.startswith("wattbase: "), (args, done.stderr)
 
 
+@pytest.mark.embedded_only("DuckDB locks its file; PostgreSQL serves CLI and servers together")
 def test_commands_refuse_while_a_server_holds_the_store(server: Server) -> None:
     data = Path(server.env["WATTBASE_DATA_DIR"])
     for args in (("key", "create", "--domain", "demo"), ("domain", "create", "acme")):

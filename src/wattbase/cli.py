@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -21,19 +23,29 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
     from wattbase.api import create_app
+    from wattbase.api.factory import DEMO_ENV
     from wattbase.api.logs import configure
 
     configure(settings.log_level)
-    app = create_app(settings, demo=args.demo)
-    uvicorn.run(
-        app,
-        host=args.host or settings.host,
-        port=args.port if args.port is not None else settings.port,
-        log_level=settings.log_level,
-        access_log=False,
+    common: dict[str, Any] = {
+        "host": args.host or settings.host,
+        "port": args.port if args.port is not None else settings.port,
+        "log_level": settings.log_level,
+        "access_log": False,
         # None: uvicorn's loggers propagate to the JSON handler instead of their own.
-        log_config=None,
-    )
+        "log_config": None,
+    }
+    if args.workers == 1:
+        uvicorn.run(create_app(settings, demo=args.demo), **common)
+        return
+    if not settings.database_url:
+        raise ValueError(
+            "--workers above 1 needs PostgreSQL (WATTBASE_DATABASE_URL): "
+            "the embedded store belongs to one process"
+        )
+    # Each worker builds its own app from the environment (see api/factory.py).
+    os.environ[DEMO_ENV] = "1" if args.demo else ""
+    uvicorn.run("wattbase.api.factory:app_from_env", factory=True, workers=args.workers, **common)
 
 
 def _domain_create(args: argparse.Namespace, settings: Settings) -> None:
@@ -86,6 +98,13 @@ def _key_list(args: argparse.Namespace, settings: Settings) -> None:
         state = "revoked" if key.revoked else "active"
         scopes = ",".join(sorted(key.scopes))
         print(f"{key.uuid}\t{state}\t{scopes}\t{key.name}")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def _settings(args: argparse.Namespace, settings: Settings) -> None:
@@ -163,6 +182,12 @@ def parser() -> argparse.ArgumentParser:
         "--demo",
         action="store_true",
         help="create the demo domain with the published secret 'demo-secret' (never in production)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="server processes; above 1 needs PostgreSQL (WATTBASE_DATABASE_URL)",
     )
     serve.set_defaults(run=_serve)
 

@@ -24,6 +24,11 @@ class Settings(BaseSettings):
         None,
         description="postgresql://... selects the PostgreSQL backend; unset means embedded.",
     )
+    database_pool_size: int = Field(
+        10,
+        gt=0,
+        description="Most PostgreSQL connections per process (each --workers process has its own).",
+    )
     max_body_bytes: int = Field(
         32 * MiB, gt=0, description="Largest request body accepted on the time-series paths (413)."
     )

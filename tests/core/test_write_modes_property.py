@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wattbase.config import Settings
+from tests.conftest import BACKENDS, clean_database, settings_for
 from wattbase.core.access import authenticate, create_domain, create_key
 from wattbase.core.reads import ReadSpec, read_series
 from wattbase.core.series import SeriesDraft, create_series
@@ -43,9 +43,14 @@ class World:
     names: Iterator[int]
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    store = open_store(Settings(data_dir=tmp_path_factory.mktemp("model") / "data"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    folder = tmp_path_factory.mktemp("model")
+    if request.param == "postgres":
+        clean_database(request.getfixturevalue("pg_database"))
+    store = open_store(settings_for(request.param, folder))
     try:
         create_domain(store, "model", "UTC")
         _, secret = create_key(store, "model", ALL_SCOPES)

@@ -15,6 +15,7 @@ from wattbase.api import (
     errors,
     health,
     oauth,
+    text,
     v1,
     v2_data,
     v2_datasets,
@@ -75,6 +76,7 @@ def create_app(
         limit=settings.max_body_bytes,
         paths={"/api/v2/datasets": body_limit(settings)},
     )
+    text.install(app)
     app.include_router(health.router)
     app.include_router(v1.router)
     app.include_router(oauth.router)

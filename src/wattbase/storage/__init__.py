@@ -11,10 +11,13 @@ __all__ = ["Session", "Store", "open_store"]
 def open_store(settings: Settings) -> Store:
     """Open the backend the settings select: PostgreSQL by URL, else the embedded file."""
     if settings.database_url:
-        from wattbase.errors import StoreUnavailable
+        from wattbase.storage.postgres import PostgresStore
 
-        raise StoreUnavailable(
-            "the PostgreSQL backend is not built yet; unset WATTBASE_DATABASE_URL"
+        # Uploads spool on local disk before they go into the database.
+        return PostgresStore(
+            settings.database_url,
+            settings.data_dir / "spool",
+            pool_size=settings.database_pool_size,
         )
     from wattbase.storage.embedded import EmbeddedStore
 
