@@ -105,3 +105,46 @@ def test_a_new_series_is_found_by_the_next_lookup(store: Store, demo: Tenant) ->
     with store.read() as session:
         assert session.find_series(DEMO_DOMAIN, thing.uuid, "first") is None
         assert session.get_series(DEMO_DOMAIN, renamed.uuid) == renamed
+
+
+def test_writes_see_committed_series_names_only(store: Store, demo: Tenant) -> None:
+    """The writer's own lookups (a write may keep whole listings of a thing's series)."""
+    with store.read() as session:
+        thing = session.find_thing(DEMO_DOMAIN, node_id=1)
+    assert thing is not None
+
+    def made(name: str) -> Series:
+        return Series(uuid4(), 0, DEMO_DOMAIN, thing.uuid, name, datetime.now(UTC))
+
+    with store.write() as session:
+        assert session.find_series(DEMO_DOMAIN, thing.uuid, "kept") is None
+        kept = replace(made("kept"), sid=session.next_sid())
+        session.put_series(kept)
+        assert session.find_series(DEMO_DOMAIN, thing.uuid, "kept") == kept
+    with pytest.raises(Boom), store.write() as session:
+        assert session.find_series(DEMO_DOMAIN, thing.uuid, "ghost") is None
+        ghost = replace(made("ghost"), sid=session.next_sid())
+        session.put_series(ghost)
+        assert session.find_series(DEMO_DOMAIN, thing.uuid, "ghost") == ghost
+        raise Boom
+    with store.write() as session:
+        assert session.find_series(DEMO_DOMAIN, thing.uuid, "ghost") is None
+        assert session.find_series(DEMO_DOMAIN, thing.uuid, "kept") == kept
+        renamed = replace(kept, name="renamed")
+        session.put_series(renamed)
+        assert session.find_series(DEMO_DOMAIN, thing.uuid, "kept") is None
+    with store.write() as session:
+        assert session.find_series(DEMO_DOMAIN, thing.uuid, "kept") is None
+        assert session.find_series(DEMO_DOMAIN, thing.uuid, "renamed") == renamed
+        session.delete_series(DEMO_DOMAIN, renamed.uuid)
+    # After that delete, the next write loads the thing's listing afresh: here with a row
+    # of its own in it, which must not outlive the rollback.
+    with pytest.raises(Boom), store.write() as session:
+        ghost = replace(made("ghost"), sid=session.next_sid())
+        session.put_series(ghost)
+        assert session.find_series(DEMO_DOMAIN, thing.uuid, "other") is None
+        assert session.find_series(DEMO_DOMAIN, thing.uuid, "ghost") == ghost
+        raise Boom
+    with store.write() as session:
+        assert session.find_series(DEMO_DOMAIN, thing.uuid, "renamed") is None
+        assert session.find_series(DEMO_DOMAIN, thing.uuid, "ghost") is None

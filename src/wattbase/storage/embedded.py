@@ -33,7 +33,7 @@ from wattbase.model.tenancy import ApiKey, Domain, Scope
 from wattbase.model.things import Series, SeriesFilter, Thing, ThingFilter
 from wattbase.storage.blobs import BlobStore, FolderBlobs
 from wattbase.storage.embedded_backup import Snapshot, write_snapshot
-from wattbase.storage.embedded_cache import MetaCache
+from wattbase.storage.embedded_cache import MetaCache, SeriesKey, SeriesNames
 from wattbase.storage.embedded_checkpoints import WAL_LIMIT, IdleCheckpoints
 from wattbase.storage.embedded_datasets import DatasetRows
 from wattbase.storage.embedded_schema import MIGRATIONS
@@ -157,14 +157,22 @@ class EmbeddedSession(PointWrites, DatasetRows):
     """
 
     def __init__(
-        self, cursor: duckdb.DuckDBPyConnection, meta: MetaCache, tails: Tails | None = None
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        meta: MetaCache,
+        tails: Tails | None = None,
+        names: SeriesNames | None = None,
     ) -> None:
         self._cur = cursor
         self._meta = meta
         self._tails = tails
+        self._names = names
         self.changed_meta = False
         self.stale_meta = False
         self.pending_tails = {}
+        # For SeriesNames: listings this transaction loaded, and the series it made.
+        self.loaded_names: dict[SeriesKey, dict[str, Series]] = {}
+        self.added_names: dict[tuple[str, UUID, str], Series] = {}
         self._fresh_sids: set[int] = set()
 
     def _cached(self, key: tuple[object, ...], load: Callable[[], T | None]) -> T | None:
@@ -373,6 +381,8 @@ class EmbeddedSession(PointWrites, DatasetRows):
             ],
         )
         self.stale_meta = stale
+        if fresh:
+            self.added_names[(series.domain, series.thing_uuid, series.name)] = series
 
     def get_series(self, domain: str, uuid: UUID) -> Series | None:
         def load() -> Series | None:
@@ -385,6 +395,9 @@ class EmbeddedSession(PointWrites, DatasetRows):
         return self._cached(("series", domain, uuid), load)
 
     def find_series(self, domain: str, thing_uuid: UUID, name: str) -> Series | None:
+        if self._names is not None and not self.stale_meta:
+            return self._find_named(domain, thing_uuid, name)
+
         def load() -> Series | None:
             row = self._one(
                 f"SELECT {SERIES_COLUMNS} FROM series "
@@ -394,6 +407,24 @@ class EmbeddedSession(PointWrites, DatasetRows):
             return None if row is None else _series(row)
 
         return self._cached(("series", domain, thing_uuid, name), load)
+
+    def _find_named(self, domain: str, thing_uuid: UUID, name: str) -> Series | None:
+        """The writer's answer from whole listings (see SeriesNames), misses included."""
+        assert self._names is not None
+        added = self.added_names.get((domain, thing_uuid, name))
+        if added is not None:
+            return added
+        key = (domain, thing_uuid)
+        listing = self.loaded_names.get(key)
+        if listing is None:
+            listing = self._names.known.get(key)
+        if listing is None:
+            rows = self._all(
+                f"SELECT {SERIES_COLUMNS} FROM series WHERE domain = ? AND thing_uuid = ?",
+                [domain, thing_uuid],
+            )
+            listing = self.loaded_names[key] = {row[4]: _series(row) for row in rows}
+        return listing.get(name)
 
     def list_series(self, domain: str, where: SeriesFilter) -> list[Series]:
         clauses, params = ["s.domain = ?"], list[object]([domain])
@@ -575,6 +606,7 @@ class EmbeddedStore:
         self._local = threading.local()
         self._meta = MetaCache()
         self._tails = Tails()
+        self._names = SeriesNames()
         self._migrate()
         _drain(self._db, f"SET checkpoint_threshold = '{WAL_LIMIT}'")
         self._writer = self._db.cursor()
@@ -620,7 +652,7 @@ class EmbeddedStore:
                 raise StoreUnavailable("the store is closed")
             cur = self._writer
             _drain(cur, "BEGIN TRANSACTION")
-            session = EmbeddedSession(cur, self._meta, self._tails)
+            session = EmbeddedSession(cur, self._meta, self._tails, self._names)
             try:
                 yield session
             except BaseException:
@@ -629,6 +661,7 @@ class EmbeddedStore:
             _drain(cur, "COMMIT")
             self.checkpoints.wrote()
             self._tails.commit(session.pending_tails)
+            self._names.commit(session.loaded_names, session.added_names, stale=session.stale_meta)
             if session.stale_meta:
                 self._meta.clear()
 

@@ -16,6 +16,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from typing import TypeVar
+from uuid import UUID
+
+from wattbase.model.things import Series
 
 T = TypeVar("T")
 
@@ -47,3 +50,44 @@ class MetaCache:
         with self._lock:
             self.generation += 1
             self._rows.clear()
+
+
+SeriesKey = tuple[str, UUID]  # (domain, thing uuid)
+
+
+class SeriesNames:
+    """Every series of a thing by name, for the writer: a miss needs no query either.
+
+    Writes name series by ``(node, tag)`` and create the missing ones, so most lookups of a
+    new series miss, and a miss cannot be cached in ``MetaCache``. The writer keeps whole
+    listings instead: a thing's listing, once loaded, answers "no such series" exactly. Only
+    the writer uses it, under the store's write lock; like ``Tails``, what a transaction
+    loaded or made counts only once it commits. A commit that changed or deleted metadata
+    (anything but new series) drops every listing.
+    """
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.known: dict[SeriesKey, dict[str, Series]] = {}
+        self._size = 0
+        self._limit = limit
+
+    def commit(
+        self,
+        loaded: dict[SeriesKey, dict[str, Series]],
+        added: dict[tuple[str, UUID, str], Series],
+        *,
+        stale: bool,
+    ) -> None:
+        if stale or self._size > self._limit:
+            self.known.clear()
+            self._size = 0
+            if stale:
+                return
+        for key, listing in loaded.items():
+            self._size += len(listing)
+            self.known[key] = listing
+        for (domain, thing_uuid, name), series in added.items():
+            known = self.known.get((domain, thing_uuid))
+            if known is not None:
+                self._size += 1
+                known[name] = series
