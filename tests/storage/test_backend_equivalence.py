@@ -131,3 +131,30 @@ def test_write_modes_count_the_same(stores: list[Store]) -> None:
     assert reports[0] == reports[1]
     _same(_both(stores, "read_points", 10, TimeRange(), ValueFilter(), 10_000))
     assert len(set(_both(stores, "delete_points", 10, TimeRange(), ValueFilter(ge=3.5)))) == 1
+
+
+def test_appends_and_writes_at_the_last_point_count_the_same(stores: list[Store]) -> None:
+    """PostgreSQL copies pure appends straight in: its boundary (a batch starting at the
+    series' last point) and mixed batches (one series appends, one does not) must agree."""
+    ts = _micros(2024, 3, 1) + np.arange(0, 100, dtype=np.int64) * 60 * 10**6
+    writes = [
+        (WriteMode.INSERT, [(20, ts[:40], np.ones(40)), (21, ts[:10], np.ones(10))]),
+        (WriteMode.INSERT, [(20, ts[40:60], np.full(20, 2.0))]),
+        (WriteMode.INSERT, [(20, ts[59:70], np.full(11, 5.0))]),
+        (WriteMode.UPDATE_WINDOW, [(20, ts[69:80], np.full(11, 6.0))]),
+        (
+            WriteMode.UPDATE_WINDOW,
+            [(20, ts[80:90], np.full(10, 7.0)), (21, ts[5:20], ts[5:20] / 1e6)],
+        ),
+        (WriteMode.UPDATE_WINDOW, [(20, ts[90:], np.full(10, 8.0)), (21, ts[20:30], np.zeros(10))]),
+    ]
+    reports: list[list[dict[int, object]]] = [[], []]
+    for store, report in zip(stores, reports, strict=True):
+        for mode, batches in writes:
+            with store.write() as session:
+                report.append(
+                    session.write_points([SeriesPoints(s, t, v) for s, t, v in batches], mode)
+                )
+    assert reports[0] == reports[1]
+    for sid in (20, 21):
+        _same(_both(stores, "read_points", sid, TimeRange(), ValueFilter(), 10_000))
