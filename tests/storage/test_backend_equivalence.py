@@ -17,6 +17,7 @@ from wattbase.model.points import SeriesPoints, WriteMode
 from wattbase.model.query import Aggregate, Precision, TimeRange, ValueFilter
 from wattbase.storage import open_store
 from wattbase.storage.base import Store
+from wattbase.storage.embedded import EmbeddedStore
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Whole-hour DST (Stockholm), half-hour offsets (Kolkata), a half-hour DST step (Lord Howe),
@@ -59,6 +60,9 @@ def stores(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -> Iterat
             with store.write() as session:
                 session.write_points([SeriesPoints(1, ts, v)], WriteMode.INSERT)
                 session.write_points([SeriesPoints(2, ts[::7], v[::7] * 2)], WriteMode.INSERT)
+            if isinstance(store, EmbeddedStore):
+                # Bucketed reads of whole hours then go through the hourly rollups.
+                assert store.roll_hours() == 2
         yield opened
     finally:
         for store in opened:

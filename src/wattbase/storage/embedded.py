@@ -36,9 +36,19 @@ from wattbase.storage.embedded_backup import Snapshot, write_snapshot
 from wattbase.storage.embedded_cache import MetaCache, SeriesKey, SeriesNames
 from wattbase.storage.embedded_checkpoints import WAL_LIMIT, IdleCheckpoints
 from wattbase.storage.embedded_datasets import DatasetRows
+from wattbase.storage.embedded_rollups import merge_hours
 from wattbase.storage.embedded_schema import MIGRATIONS
 from wattbase.storage.embedded_writes import PointWrites, Tails
-from wattbase.storage.sql import AGGREGATES, floor_to_width, local_clock, value_filter
+from wattbase.storage.sql import (
+    AGGREGATES,
+    HOUR,
+    MIN_TS,
+    floor_to_width,
+    hours_fit,
+    local_clock,
+    span_bounds,
+    value_filter,
+)
 
 THING_COLUMNS = (
     "uuid, domain, node_id, name, state, type, created_by, tags, parent, device_id, "
@@ -51,8 +61,6 @@ SERIES_COLUMNS = (
 DOMAIN_COLUMNS = "name, timezone, rate_per_second, rate_burst"
 KEY_COLUMNS = "uuid, domain, name, scopes, collections, created, revoked, secret_hash"
 CALENDAR_UNITS = {"month", "year", "decade", "century", "millennium"}
-MIN_TS = -(2**62)
-MAX_TS = 2**62
 T = TypeVar("T")
 
 
@@ -119,21 +127,15 @@ def _key(row: tuple[Any, ...]) -> ApiKey:
     )
 
 
-def _span(span: TimeRange) -> tuple[int, int]:
-    return (
-        MIN_TS if span.start is None else span.start,
-        MAX_TS if span.end is None else span.end,
-    )
-
-
-def bucket_key(plan: BucketPlan, start: int = MIN_TS) -> tuple[str, str]:
+def bucket_key(plan: BucketPlan, start: int = MIN_TS, ts: str = "ts") -> tuple[str, str]:
     """What to group by, and how the grouped value ``k`` becomes the bucket key.
 
-    ``start`` is a lower bound of every ``ts`` grouped. When the local clock cannot fall
-    before the origin, the bucket's number is a plain integer division (about a third
-    less work per point than flooring), multiplied back once per bucket.
+    ``start`` is a lower bound of every ``ts`` grouped (the column named ``ts``). When the
+    local clock cannot fall before the origin, the bucket's number is a plain integer
+    division (about a third less work per point than flooring), multiplied back once per
+    bucket.
     """
-    local = local_clock(plan)
+    local = local_clock(plan, ts)
     if plan.calendar_unit is None:
         lowest = start + min((offset for _, offset in plan.offsets), default=0)
         if start > MIN_TS and lowest >= plan.origin:
@@ -174,6 +176,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         self.loaded_names: dict[SeriesKey, dict[str, Series]] = {}
         self.added_names: dict[tuple[str, UUID, str], Series] = {}
         self._fresh_sids: set[int] = set()
+        self.written_sids: set[int] = set()
 
     def _cached(self, key: tuple[object, ...], load: Callable[[], T | None]) -> T | None:
         if self.changed_meta:
@@ -453,6 +456,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         if row is None:
             return
         self._run("DELETE FROM points WHERE sid = ?", [row[0]])
+        self._drop_hours(row[0])
         self._changing("DELETE FROM series WHERE uuid = ?", [uuid])
 
     # Points
@@ -465,7 +469,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         limit: int,
         descending: bool = False,
     ) -> tuple[Micros, Values]:
-        start, end = _span(span)
+        start, end = span_bounds(span)
         extra = value_filter(values)
         where = (
             f"FROM points WHERE sid = ? AND ts >= ? AND ts < ? {'AND ' + extra if extra else ''}"
@@ -494,9 +498,13 @@ class EmbeddedSession(PointWrites, DatasetRows):
         aggregate: Aggregate,
         values: ValueFilter,
     ) -> tuple[Micros, Values]:
-        start, end = _span(span)
+        start, end = span_bounds(span)
         having = value_filter(values, column="a")
         group, key = bucket_key(plan, start)
+        # Whole hours inside the span that are rolled up are read from the rollup.
+        first, after = start - start % -HOUR, end - end % HOUR
+        if hours_fit(plan, values) and first < after:
+            return self._aggregate_hours(sid, (start, end, first, after), plan, aggregate)
         # The key is increasing in k, so ordering by either orders the buckets.
         result = self._cur.execute(
             f"SELECT {key} AS key, a FROM (SELECT {group} AS k, {AGGREGATES[aggregate]} AS a "
@@ -506,15 +514,43 @@ class EmbeddedSession(PointWrites, DatasetRows):
         ).fetchnumpy()
         return _columns(result, "key", "a")
 
+    def _aggregate_hours(
+        self, sid: int, bounds: tuple[int, int, int, int], plan: BucketPlan, aggregate: Aggregate
+    ) -> tuple[Micros, Values]:
+        """Buckets from the rolled hours in ``[first, after)`` and the points around them."""
+        start, end, first, after = bounds
+        group, key = bucket_key(plan, start)
+        hour_group, hour_key = bucket_key(plan, start, "hour")
+        # The mark as a constant lets DuckDB skip the rolled points by their zone maps. A
+        # roll committing in between only makes it older: the points are all there still.
+        mark = self._one("SELECT rolled_to FROM rollup_marks WHERE sid = ?", [sid])
+        rolled = first if mark is None else max(first, min(after, int(mark[0])))
+        # A year of hours is 8,760 rows: they are merged into buckets in numpy, which costs
+        # less than a hash aggregate in DuckDB. Points not rolled up yet (the hours after a
+        # series' mark, and partial hours at the ends) are grouped by DuckDB first.
+        rows = self._cur.execute(
+            f"SELECT {hour_key} AS key, n, total, lo, hi FROM (SELECT {hour_group} AS k, * "
+            f"FROM point_hours WHERE sid = $sid AND hour >= {first} AND hour < {rolled}) "
+            f"UNION ALL SELECT {key} AS key, n, total, lo, hi FROM (SELECT {group} AS k, "
+            "count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi FROM points "
+            "WHERE sid = $sid AND ts >= $start AND ts < $end "
+            f"AND (ts < {first} OR ts >= {rolled}) GROUP BY k)",
+            {"sid": sid, "start": start, "end": end},
+        ).fetchnumpy()
+        return merge_hours(rows, aggregate)
+
     def delete_points(self, sid: int, span: TimeRange, values: ValueFilter) -> int:
-        start, end = _span(span)
+        start, end = span_bounds(span)
         extra = value_filter(values)
         row = self._one(
             "DELETE FROM points WHERE sid = ? AND ts >= ? AND ts < ? "
             f"{'AND ' + extra if extra else ''}",
             [sid, start, end],
         )
-        return 0 if row is None else int(row[0])
+        deleted = 0 if row is None else int(row[0])
+        if deleted:
+            self._redo_hours([(sid, start, end - 1)])
+        return deleted
 
     def point_span(self, sid: int) -> tuple[int, int] | None:
         row = self._one("SELECT min(ts), max(ts) FROM points WHERE sid = ?", [sid])
@@ -552,7 +588,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         descending: bool = False,
         after: tuple[int, int] | None = None,
     ) -> tuple[Micros, npt.NDArray[np.int64], Values]:
-        start, end = _span(span)
+        start, end = span_bounds(span)
         params: list[object] = [list(sids), start, end]
         keyset = ""
         if after is not None:
@@ -569,7 +605,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         return ts, np.asarray(result["sid"], dtype=np.int64), v
 
     def count_points_many(self, sids: Sequence[int], span: TimeRange) -> int:
-        start, end = _span(span)
+        start, end = span_bounds(span)
         row = self._one(
             "SELECT count(*) FROM points WHERE list_contains(?, sid) AND ts >= ? AND ts < ?",
             [list(sids), start, end],
@@ -606,10 +642,13 @@ class EmbeddedStore:
         self._local = threading.local()
         self._meta = MetaCache()
         self._tails = Tails()
+        # Series written since their hours were last rolled up (all of them at start).
+        self._unrolled: set[int] = set()
         self._names = SeriesNames()
         self._migrate()
         _drain(self._db, f"SET checkpoint_threshold = '{WAL_LIMIT}'")
         self._writer = self._db.cursor()
+        self._unrolled.update(r[0] for r in _drain(self._writer, "SELECT DISTINCT sid FROM points"))
         self.checkpoints = IdleCheckpoints(self._checkpoint)
         # Dataset content lives beside the database file. Nothing else runs yet, so what an
         # interrupted upload left behind (and blobs no row refers to) can go now.
@@ -661,11 +700,30 @@ class EmbeddedStore:
             _drain(cur, "COMMIT")
             self.checkpoints.wrote()
             self._tails.commit(session.pending_tails)
+            self._unrolled |= session.written_sids
             self._names.commit(session.loaded_names, session.added_names, stale=session.stale_meta)
             if session.stale_meta:
                 self._meta.clear()
 
+    def roll_hours(self) -> int:
+        """Bring the hourly rollups up to every series' last hour; series rolled."""
+        with self._lock:
+            if self._closed or not self._unrolled:
+                return 0
+            cur = self._writer
+            _drain(cur, "BEGIN TRANSACTION")
+            try:
+                rolled = EmbeddedSession(cur, self._meta).roll_hours(sorted(self._unrolled))
+            except BaseException:
+                _drain(cur, "ROLLBACK")
+                raise
+            _drain(cur, "COMMIT")
+            self._unrolled.clear()
+            return rolled
+
     def _checkpoint(self) -> None:
+        # Writes paused: roll up what they wrote, so the checkpoint saves it compressed too.
+        self.roll_hours()
         # Under the write lock: no write transaction is open while DuckDB checkpoints.
         with self._lock:
             if not self._closed:

@@ -84,4 +84,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE domains ADD COLUMN rate_per_second DOUBLE;
     ALTER TABLE domains ADD COLUMN rate_burst INTEGER;
     """,
+    # 5: hourly rollups of the points (see embedded_rollups); the store fills them when idle.
+    """
+    CREATE TABLE point_hours (
+        sid INTEGER NOT NULL,
+        hour BIGINT NOT NULL,
+        n BIGINT NOT NULL,
+        total DOUBLE NOT NULL,
+        lo DOUBLE NOT NULL,
+        hi DOUBLE NOT NULL
+    );
+    CREATE TABLE rollup_marks (
+        sid INTEGER PRIMARY KEY,
+        rolled_to BIGINT NOT NULL
+    );
+    """,
 )

@@ -15,6 +15,7 @@ import duckdb
 import numpy as np
 
 from wattbase.model.points import PointCounts, SeriesPoints, WriteMode
+from wattbase.storage.embedded_rollups import HourRollups
 
 
 class Tails:
@@ -33,8 +34,8 @@ class Tails:
         self.known.update(pending)
 
 
-class PointWrites:
-    """``write_points`` over the session's DuckDB cursor."""
+class PointWrites(HourRollups):
+    """``write_points`` over the session's DuckDB cursor, rollups included."""
 
     _cur: duckdb.DuckDBPyConnection
     _tails: Tails | None
@@ -42,6 +43,8 @@ class PointWrites:
     pending_tails: dict[int, int | None]
     # Series ids handed out in this transaction.
     _fresh_sids: set[int]
+    # Series whose points this transaction wrote, for the store's next roll_hours.
+    written_sids: set[int]
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         # Drained at once: DuckDB refuses new work on a cursor with an unread result.
@@ -52,11 +55,11 @@ class PointWrites:
         self, batches: Sequence[SeriesPoints], mode: WriteMode
     ) -> dict[int, PointCounts]:
         counts = {b.sid: PointCounts() for b in batches}
+        self.written_sids.update(b.sid for b in batches)
         if mode is WriteMode.REPLACE_WINDOW:
             self._clear_windows(batches, counts)
+            cleared = [(b.sid, *span) for b in batches if (span := b.replace_span())]
         batches = [b for b in batches if len(b.ts)]
-        if not batches:
-            return counts
         appends: list[SeriesPoints] = list(batches)
         rest: list[SeriesPoints] = []
         if mode is not WriteMode.REPLACE_WINDOW:
@@ -68,6 +71,11 @@ class PointWrites:
         if rest:
             self._merge(rest, counts, update=mode is WriteMode.UPDATE_WINDOW)
         self._note_written(batches)
+        # Appends lie after every rolled hour; the rest may change one.
+        if mode is WriteMode.REPLACE_WINDOW:
+            self._redo_hours(cleared)
+        else:
+            self._redo_hours([(b.sid, int(b.ts[0]), int(b.ts[-1])) for b in rest])
         return counts
 
     def _note_written(self, batches: Sequence[SeriesPoints]) -> None:

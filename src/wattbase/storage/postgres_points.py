@@ -18,10 +18,14 @@ import psycopg
 from wattbase.model.points import Micros, PointCounts, SeriesPoints, Values, WriteMode
 from wattbase.model.query import Aggregate, BucketPlan, TimeRange, ValueFilter
 from wattbase.storage.postgres_copy import copy_in, copy_out
-from wattbase.storage.sql import AGGREGATES, floor_to_width, local_clock, value_filter
+from wattbase.storage.sql import (
+    AGGREGATES,
+    floor_to_width,
+    local_clock,
+    span_bounds,
+    value_filter,
+)
 
-MIN_TS = -(2**62)
-MAX_TS = 2**62
 PG_AGGREGATES = {**AGGREGATES, Aggregate.COUNT: "count(v)::float8"}
 # Calendar truncation beyond a year: wattbase's decades, centuries and millennia start on
 # years divisible by 10, 100 and 1000 (PostgreSQL's own centuries start on year 1).
@@ -31,13 +35,6 @@ STAGE = (
     "(sid integer NOT NULL, ts bigint NOT NULL, v double precision NOT NULL) "
     "ON COMMIT DELETE ROWS"
 )
-
-
-def _span(span: TimeRange) -> tuple[int, int]:
-    return (
-        MIN_TS if span.start is None else span.start,
-        MAX_TS if span.end is None else span.end,
-    )
 
 
 def _floor_div(expr: str, width: int) -> str:
@@ -225,7 +222,7 @@ class PointRows:
         limit: int,
         descending: bool = False,
     ) -> tuple[Micros, Values]:
-        start, end = _span(span)
+        start, end = span_bounds(span)
         extra = value_filter(values)
         result = copy_out(
             self._cur,
@@ -246,7 +243,7 @@ class PointRows:
         aggregate: Aggregate,
         values: ValueFilter,
     ) -> tuple[Micros, Values]:
-        start, end = _span(span)
+        start, end = span_bounds(span)
         having = value_filter(values, column="a")
         # The bucket SQL holds modulo signs; doubled, psycopg reads them as literal %.
         key = bucket_key(plan).replace("%", "%%")
@@ -264,7 +261,7 @@ class PointRows:
         return result["k"], result["a"]
 
     def delete_points(self, sid: int, span: TimeRange, values: ValueFilter) -> int:
-        start, end = _span(span)
+        start, end = span_bounds(span)
         extra = value_filter(values)
         self._cur.execute(
             "DELETE FROM points WHERE sid = %s AND ts >= %s AND ts < %s "
@@ -289,7 +286,7 @@ class PointRows:
         descending: bool = False,
         after: tuple[int, int] | None = None,
     ) -> tuple[Micros, npt.NDArray[np.int64], Values]:
-        start, end = _span(span)
+        start, end = span_bounds(span)
         params: list[object] = [list(sids), start, end]
         keyset = ""
         if after is not None:
@@ -309,7 +306,7 @@ class PointRows:
         return result["ts"], result["sid"], result["v"]
 
     def count_points_many(self, sids: Sequence[int], span: TimeRange) -> int:
-        start, end = _span(span)
+        start, end = span_bounds(span)
         row = self._cur.execute(
             "SELECT count(*) FROM points WHERE sid = ANY(%s::integer[]) AND ts >= %s AND ts < %s",
             [list(sids), start, end],

@@ -5,7 +5,11 @@ Only integers and floats computed by wattbase are inlined; nothing a client sent
 
 from __future__ import annotations
 
-from wattbase.model.query import Aggregate, BucketPlan, ValueFilter
+from wattbase.model.query import Aggregate, BucketPlan, TimeRange, ValueFilter
+
+# What an open end of a range stands for: far outside any stored time, and far from overflow.
+MIN_TS = -(2**62)
+MAX_TS = 2**62
 
 AGGREGATES: dict[Aggregate, str] = {
     Aggregate.AVG: "avg(v)",
@@ -14,6 +18,40 @@ AGGREGATES: dict[Aggregate, str] = {
     Aggregate.SUM: "sum(v)",
     Aggregate.COUNT: "count(v)::DOUBLE",
 }
+
+
+# Hourly rollups: every point's hour is counted, summed, and its extremes kept, so buckets of
+# whole hours in zones whose offsets and changes fall on whole hours read an hour's row, not
+# its sixty (or 3,600) points.
+HOUR = 3_600_000_000
+
+
+def hours_fit(plan: BucketPlan, values: ValueFilter) -> bool:
+    """Whether every hour of UTC falls wholly into one bucket of ``plan``.
+
+    Value filters act on single points, which a rollup no longer knows.
+    """
+    if values.ge is not None or values.le is not None:
+        return False
+    changes = [start for start, _ in plan.offsets[1:]]
+    if any(offset % HOUR for _, offset in plan.offsets) or any(c % HOUR for c in changes):
+        return False
+    if plan.calendar_unit is not None:
+        return True
+    return plan.width > 0 and plan.width % HOUR == 0 and plan.origin % HOUR == 0
+
+
+def hour_of(ts: str) -> str:
+    """The start of ``ts``'s hour; floored, as integer division truncates toward zero."""
+    return f"({ts} - (({ts} % {HOUR}) + {HOUR}) % {HOUR})"
+
+
+def span_bounds(span: TimeRange) -> tuple[int, int]:
+    """``[start, end)`` as integers, open ends included."""
+    return (
+        MIN_TS if span.start is None else span.start,
+        MAX_TS if span.end is None else span.end,
+    )
 
 
 def local_clock(plan: BucketPlan, ts: str = "ts") -> str:

@@ -1,0 +1,245 @@
+"""The embedded store's hourly rollups stay equal to the points under every kind of change,
+and bucketed reads through them give what the raw points give."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import settings_for
+from wattbase.core.buckets import bucket_instants, plan_buckets
+from wattbase.core.clock import local_to_instant, zone
+from wattbase.model.points import SeriesPoints, WriteMode
+from wattbase.model.query import Aggregate, BucketPlan, Precision, TimeRange, ValueFilter
+from wattbase.storage import open_store
+from wattbase.storage.base import Session, Store
+from wattbase.storage.embedded import EmbeddedStore
+
+HOUR = 3_600_000_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICRO = timedelta(microseconds=1)
+# 2023-03-26 00:00Z: Stockholm moves its clocks at 01:00Z, inside the stamps below.
+BASE = 1_679_788_800_000_000
+# Three hours of 20-minute steps either side of BASE, and a few sub-second and pre-1970 ones.
+STAMPS = st.one_of(
+    st.integers(min_value=-9, max_value=9).map(lambda i: BASE + i * 1_200_000_000),
+    st.sampled_from([BASE + 1, BASE - 1, BASE + HOUR - 1, -HOUR - 1, -1, 0]),
+)
+VALUES = st.integers(min_value=-40, max_value=40).map(lambda i: i / 8)
+POINTS = st.lists(st.tuples(STAMPS, VALUES), min_size=0, max_size=10)
+WRITE = st.tuples(
+    st.just("write"), st.sampled_from(list(WriteMode)), st.sampled_from([0, 1]), POINTS
+)
+DELETE = st.tuples(
+    st.just("delete"),
+    st.sampled_from([None, ValueFilter(ge=0.0), ValueFilter(ge=1.0, le=-1.0)]),
+    st.sampled_from([0, 1]),
+    st.tuples(STAMPS, STAMPS),
+)
+ROLL = st.tuples(st.just("roll"))
+OPS = st.lists(st.one_of(WRITE, WRITE, DELETE, ROLL), min_size=1, max_size=8)
+SIDS = itertools.count(1, 2)
+CASES = [
+    (Precision.HOUR, "UTC"),
+    (Precision.HOUR, "Europe/Stockholm"),
+    (Precision.DAY, "Europe/Stockholm"),
+    (Precision.MONTH, "Europe/Stockholm"),
+    (Precision.HOUR, "Asia/Kolkata"),
+]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    folder: Path = tmp_path_factory.mktemp("rollups")
+    opened = open_store(settings_for("embedded", folder))
+    assert isinstance(opened, EmbeddedStore)
+    yield opened
+    opened.close()
+
+
+def _batch(sid: int, points: list[tuple[int, float]]) -> SeriesPoints:
+    stored = dict(points)  # the last value of a timestamp wins, as the write engine does
+    ts = np.array(sorted(stored), dtype=np.int64)
+    v = np.array([stored[t] for t in ts.tolist()], dtype=np.float64)
+    window = (min(t for t, _ in points), max(t for t, _ in points)) if points else None
+    return SeriesPoints(sid, ts, v, window)
+
+
+def _rollup_and_truth(store: Store) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The rollup's rows, and what they must be: every hour of points before each mark."""
+    assert isinstance(store, EmbeddedStore)
+    cursor = store._db.cursor()
+    try:
+        kept = cursor.execute("SELECT * FROM point_hours ORDER BY sid, hour").fetchall()
+        truth = cursor.execute(
+            "SELECT * FROM (SELECT sid, ts - ((ts % 3600000000) + 3600000000) % 3600000000 "
+            "AS hour, count(*), sum(v), min(v), max(v) FROM points GROUP BY ALL) h "
+            "JOIN rollup_marks m USING (sid) WHERE h.hour < m.rolled_to ORDER BY sid, hour"
+        ).fetchall()
+    finally:
+        cursor.close()
+    return kept, [row[:6] for row in truth]
+
+
+def _reference(
+    ts: np.ndarray, v: np.ndarray, plan: BucketPlan, tz: ZoneInfo, aggregate: Aggregate
+) -> tuple[list[int], list[float]]:
+    """Buckets of the raw points, one point at a time, with the standard library's clock."""
+    buckets: dict[int, list[float]] = {}
+    for t, x in zip(ts.tolist(), v.tolist(), strict=True):
+        buckets.setdefault(_bucket_start(plan, t, tz), []).append(x)
+    reduce: dict[Aggregate, Callable[[list[float]], float]] = {
+        Aggregate.AVG: lambda xs: sum(xs) / len(xs),
+        Aggregate.MIN: min,
+        Aggregate.MAX: max,
+        Aggregate.SUM: sum,
+        Aggregate.COUNT: lambda xs: float(len(xs)),
+    }
+    keys = sorted(buckets)
+    return keys, [reduce[aggregate](buckets[k]) for k in keys]
+
+
+def _bucket_start(plan: BucketPlan, t: int, tz: ZoneInfo) -> int:
+    if plan.calendar_unit is None and not plan.offsets:
+        return t - (t - plan.origin) % plan.width  # fixed lengths of real time
+    here = (EPOCH + timedelta(microseconds=t)).astimezone(tz).replace(tzinfo=None)
+    if plan.calendar_unit == "month":
+        here = here.replace(day=1)
+    midnight = here.replace(hour=0, minute=0, second=0, microsecond=0)
+    return local_to_instant(tz, (midnight - EPOCH.replace(tzinfo=None)) // MICRO)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(ops=OPS, span=st.tuples(STAMPS, STAMPS))
+def test_rollups_follow_every_change_and_reads_match_the_points(
+    store: Store, ops: list[tuple[object, ...]], span: tuple[int, int]
+) -> None:
+    # New series each time: the writer's memory of their last points starts empty, so
+    # appends (into a new hour or the last one) happen as often as rewrites.
+    first = next(SIDS)
+    for op in ops:
+        if op[0] == "roll":
+            assert isinstance(store, EmbeddedStore)
+            store.roll_hours()
+            continue
+        with store.write() as session:
+            if op[0] == "write":
+                _, mode, which, points = op
+                batch = _batch(first + which, points)  # type: ignore[operator, arg-type]
+                session.write_points([batch], mode)  # type: ignore[arg-type]
+            else:
+                _, values, which, (a, b) = op
+                where = TimeRange(start=min(a, b), end=max(a, b) + 1)  # type: ignore[call-overload]
+                session.delete_points(first + which, where, values or ValueFilter())  # type: ignore[operator, arg-type]
+        kept, truth = _rollup_and_truth(store)
+        assert kept == truth, op
+    lo, hi = min(span), max(span) + 1
+    with store.read() as session:
+        ts, v = session.read_points(first + 1, TimeRange(start=lo, end=hi), ValueFilter(), 10_000)
+        for precision, tz_name in CASES:
+            tz = zone(tz_name)
+            plan = plan_buckets(precision, tz, lo, hi - 1)
+            for aggregate in Aggregate:
+                keys, got = session.aggregate_points(
+                    first + 1, TimeRange(start=lo, end=hi), plan, aggregate, ValueFilter()
+                )
+                want_keys, want = _reference(ts, v, plan, tz, aggregate)
+                assert bucket_instants(plan, keys, tz).tolist() == want_keys
+                assert got.tolist() == pytest.approx(want)
+
+
+def test_a_store_from_before_rollups_gets_them_filled(tmp_path: Path) -> None:
+    store = open_store(settings_for("embedded", tmp_path))
+    ts = BASE + np.arange(0, 7_260, 60, dtype=np.int64) * 1_000_000
+    with store.write() as session:
+        session.write_points([SeriesPoints(1, ts, np.ones(len(ts)))], WriteMode.INSERT)
+    assert isinstance(store, EmbeddedStore)
+    # As if the store were written by a version without migration 5.
+    cursor = store._db.cursor()
+    cursor.execute("DROP TABLE point_hours; DROP TABLE rollup_marks")
+    cursor.execute("DELETE FROM schema_migrations WHERE version = 5")
+    cursor.close()
+    store.close()
+    store = open_store(settings_for("embedded", tmp_path))
+    assert isinstance(store, EmbeddedStore)
+    try:
+        assert store.roll_hours() == 1
+        kept, truth = _rollup_and_truth(store)
+        assert kept == truth
+        # The hour of the last point stays open to appends.
+        assert [row[2] for row in kept] == [60, 60]
+    finally:
+        store.close()
+
+
+def test_appends_never_touch_a_rolled_hour(store: Store) -> None:
+    sid = next(SIDS)
+    assert isinstance(store, EmbeddedStore)
+    for minutes in ([0, 20], [40, 50], [70], [200, 260]):
+        ts = BASE + np.array(minutes, dtype=np.int64) * 60_000_000
+        with store.write() as session:
+            session.write_points([SeriesPoints(sid, ts, np.ones(len(ts)))], WriteMode.INSERT)
+        store.roll_hours()
+        kept, truth = _rollup_and_truth(store)
+        assert kept == truth
+    assert [(row[1], row[2]) for row in kept if row[0] == sid] == [
+        (BASE, 4),
+        (BASE + HOUR, 1),
+        (BASE + 3 * HOUR, 1),
+    ]
+
+
+def _change(kind: str, sid: int) -> Callable[[Session], object]:
+    twice = np.array([BASE + 10 * 60_000_000, BASE + 70 * 60_000_000])
+    changes: dict[str, Callable[[Session], object]] = {
+        "delete": lambda s: s.delete_points(sid, TimeRange(BASE, BASE + HOUR), ValueFilter()),
+        "delete_values": lambda s: s.delete_points(sid, TimeRange(), ValueFilter(ge=0.0)),
+        "replace_window": lambda s: s.write_points(
+            [SeriesPoints(sid, twice, np.array([-1.0, -2.0]))], WriteMode.REPLACE_WINDOW
+        ),
+        "update_window": lambda s: s.write_points(
+            [SeriesPoints(sid, twice, np.array([-1.0, -2.0]))], WriteMode.UPDATE_WINDOW
+        ),
+        "insert_into_the_past": lambda s: s.write_points(
+            [SeriesPoints(sid, twice - 60_000_000, np.array([-1.0, -2.0]))], WriteMode.INSERT
+        ),
+    }
+    return changes[kind]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "delete",
+        "delete_values",
+        "replace_window",
+        "update_window",
+        "insert_into_the_past",
+    ],
+)
+def test_every_change_to_rolled_hours_recomputes_them(store: Store, kind: str) -> None:
+    sid = next(SIDS)
+    assert isinstance(store, EmbeddedStore)
+    ts = BASE + np.arange(0, 4 * HOUR, 1_200_000_000, dtype=np.int64)
+    values = np.where(np.arange(len(ts)) % 2 == 0, 1.0, -1.0)
+    with store.write() as session:
+        session.write_points([SeriesPoints(sid, ts, values)], WriteMode.INSERT)
+    store.roll_hours()
+    before, _ = _rollup_and_truth(store)
+    with store.write() as session:
+        _change(kind, sid)(session)
+    kept, truth = _rollup_and_truth(store)
+    assert kept == truth
+    assert kept != before
