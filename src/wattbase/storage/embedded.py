@@ -164,8 +164,12 @@ class EmbeddedSession(PointWrites, DatasetRows):
         meta: MetaCache,
         tails: Tails | None = None,
         names: SeriesNames | None = None,
+        marks: dict[int, int] | None = None,
     ) -> None:
         self._cur = cursor
+        # Committed rollup marks (the store's copy); reads use them instead of the table.
+        self._rolled = {} if marks is None else marks
+        self.dropped_marks: set[int] = set()
         self._meta = meta
         self._tails = tails
         self._names = names
@@ -521,10 +525,11 @@ class EmbeddedSession(PointWrites, DatasetRows):
         start, end, first, after = bounds
         group, key = bucket_key(plan, start)
         hour_group, hour_key = bucket_key(plan, start, "hour")
-        # The mark as a constant lets DuckDB skip the rolled points by their zone maps. A
-        # roll committing in between only makes it older: the points are all there still.
-        mark = self._one("SELECT rolled_to FROM rollup_marks WHERE sid = ?", [sid])
-        rolled = first if mark is None else max(first, min(after, int(mark[0])))
+        # The mark as a constant lets DuckDB skip the rolled points by their zone maps. The
+        # store publishes a mark after its roll commits, so a mark read here is never ahead
+        # of the rows; an older one only means more points to group.
+        mark = self._rolled.get(sid)
+        rolled = first if mark is None else max(first, min(after, mark))
         # A year of hours is 8,760 rows: they are merged into buckets in numpy, which costs
         # less than a hash aggregate in DuckDB. Points not rolled up yet (the hours after a
         # series' mark, and partial hours at the ends) are grouped by DuckDB first.
@@ -644,11 +649,14 @@ class EmbeddedStore:
         self._tails = Tails()
         # Series written since their hours were last rolled up (all of them at start).
         self._unrolled: set[int] = set()
+        # Each series' rollup mark as committed: written only under the write lock.
+        self._marks: dict[int, int] = {}
         self._names = SeriesNames()
         self._migrate()
         _drain(self._db, f"SET checkpoint_threshold = '{WAL_LIMIT}'")
         self._writer = self._db.cursor()
         self._unrolled.update(r[0] for r in _drain(self._writer, "SELECT DISTINCT sid FROM points"))
+        self._marks.update(_drain(self._writer, "SELECT sid, rolled_to FROM rollup_marks"))
         self.checkpoints = IdleCheckpoints(self._checkpoint)
         # Dataset content lives beside the database file. Nothing else runs yet, so what an
         # interrupted upload left behind (and blobs no row refers to) can go now.
@@ -682,7 +690,7 @@ class EmbeddedStore:
 
     @contextmanager
     def read(self) -> Iterator[EmbeddedSession]:
-        yield EmbeddedSession(self._reader(), self._meta)
+        yield EmbeddedSession(self._reader(), self._meta, marks=self._marks)
 
     @contextmanager
     def write(self) -> Iterator[EmbeddedSession]:
@@ -691,7 +699,7 @@ class EmbeddedStore:
                 raise StoreUnavailable("the store is closed")
             cur = self._writer
             _drain(cur, "BEGIN TRANSACTION")
-            session = EmbeddedSession(cur, self._meta, self._tails, self._names)
+            session = EmbeddedSession(cur, self._meta, self._tails, self._names, self._marks)
             try:
                 yield session
             except BaseException:
@@ -701,6 +709,8 @@ class EmbeddedStore:
             self.checkpoints.wrote()
             self._tails.commit(session.pending_tails)
             self._unrolled |= session.written_sids
+            for sid in session.dropped_marks:
+                self._marks.pop(sid, None)
             self._names.commit(session.loaded_names, session.added_names, stale=session.stale_meta)
             if session.stale_meta:
                 self._meta.clear()
@@ -713,13 +723,14 @@ class EmbeddedStore:
             cur = self._writer
             _drain(cur, "BEGIN TRANSACTION")
             try:
-                rolled = EmbeddedSession(cur, self._meta).roll_hours(sorted(self._unrolled))
+                marks = EmbeddedSession(cur, self._meta).roll_hours(sorted(self._unrolled))
             except BaseException:
                 _drain(cur, "ROLLBACK")
                 raise
             _drain(cur, "COMMIT")
+            self._marks.update(marks)
             self._unrolled.clear()
-            return rolled
+            return len(marks)
 
     def _checkpoint(self) -> None:
         # Writes paused: roll up what they wrote, so the checkpoint saves it compressed too.

@@ -61,6 +61,8 @@ class HourRollups:
     """Upkeep of ``point_hours``, mixed into the session that writes points."""
 
     _cur: duckdb.DuckDBPyConnection
+    # Series whose rollup this transaction dropped, for the store's copy of the marks.
+    dropped_marks: set[int]
 
     def _marks(self, sids: Sequence[int]) -> dict[int, int]:
         rows = self._cur.execute(
@@ -116,11 +118,12 @@ class HourRollups:
     def _drop_hours(self, sid: int) -> None:
         self._cur.execute("DELETE FROM point_hours WHERE sid = ?", [sid]).fetchall()
         self._cur.execute("DELETE FROM rollup_marks WHERE sid = ?", [sid]).fetchall()
+        self.dropped_marks.add(sid)
 
-    def roll_hours(self, sids: Sequence[int]) -> int:
-        """Roll up each series' hours before the hour of its last point; series rolled."""
+    def roll_hours(self, sids: Sequence[int]) -> dict[int, int]:
+        """Roll up each series' hours before the hour of its last point; the new marks."""
         if not sids:
-            return 0
+            return {}
         marks = self._marks(sids)
         tails = self._cur.execute(
             "SELECT sid, max(ts) FROM points WHERE list_contains(?, sid) GROUP BY sid",
@@ -132,18 +135,19 @@ class HourRollups:
             if stop > start:
                 spans[int(sid)] = (start, stop - HOUR)
         if not spans:
-            return 0
+            return {}
         self._recompute(spans)
+        marks = {sid: hi + HOUR for sid, (_, hi) in spans.items()}
         cur = self._cur
         cur.register(
             "wb_marks",
             {
-                "sid": np.fromiter(spans, dtype=np.int32, count=len(spans)),
-                "rolled_to": np.array([hi + HOUR for _, hi in spans.values()], dtype=np.int64),
+                "sid": np.fromiter(marks, dtype=np.int32, count=len(marks)),
+                "rolled_to": np.fromiter(marks.values(), dtype=np.int64, count=len(marks)),
             },
         )
         try:
             cur.execute("INSERT OR REPLACE INTO rollup_marks SELECT * FROM wb_marks").fetchall()
         finally:
             cur.unregister("wb_marks")
-        return len(spans)
+        return marks
