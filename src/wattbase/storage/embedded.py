@@ -36,9 +36,9 @@ from wattbase.storage.embedded_backup import Snapshot, write_snapshot
 from wattbase.storage.embedded_cache import MetaCache, SeriesKey, SeriesNames
 from wattbase.storage.embedded_checkpoints import WAL_LIMIT, IdleCheckpoints
 from wattbase.storage.embedded_datasets import DatasetRows
-from wattbase.storage.embedded_rollups import merge_hours
 from wattbase.storage.embedded_schema import MIGRATIONS
 from wattbase.storage.embedded_writes import PointWrites, Tails
+from wattbase.storage.rollups import merge_hours
 from wattbase.storage.sql import (
     AGGREGATES,
     HOUR,

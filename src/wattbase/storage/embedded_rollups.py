@@ -16,45 +16,12 @@ the same transaction, so the rollup never disagrees with a commit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import duckdb
 import numpy as np
-import numpy.typing as npt
 
-from wattbase.model.points import Micros, Values
-from wattbase.model.query import Aggregate
+from wattbase.storage.rollups import floor_hour
 from wattbase.storage.sql import HOUR, MAX_TS, MIN_TS, hour_of
-
-
-def _floor_hour(ts: int) -> int:
-    return ts - ts % HOUR
-
-
-def merge_hours(rows: dict[str, Any], aggregate: Aggregate) -> tuple[Micros, Values]:
-    """Bucket keys and values from rows of ``key, n, total, lo, hi`` (hours or points)."""
-    keys = np.asarray(rows["key"], dtype=np.int64)
-    if not len(keys):
-        return keys, np.empty(0, dtype=np.float64)
-    order = None if bool((keys[1:] >= keys[:-1]).all()) else np.argsort(keys, kind="stable")
-
-    def column(name: str, dtype: type) -> npt.NDArray[Any]:
-        values: npt.NDArray[Any] = np.asarray(rows[name], dtype=dtype)
-        return values if order is None else values[order]
-
-    keys = keys if order is None else keys[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    if aggregate is Aggregate.MIN:
-        out = np.minimum.reduceat(column("lo", np.float64), starts)
-    elif aggregate is Aggregate.MAX:
-        out = np.maximum.reduceat(column("hi", np.float64), starts)
-    else:
-        total = np.add.reduceat(column("total", np.float64), starts)
-        n = np.add.reduceat(column("n", np.int64), starts)
-        out = {Aggregate.SUM: total, Aggregate.COUNT: n.astype(np.float64)}.get(
-            aggregate, total / n
-        )
-    return keys[starts], out
 
 
 class HourRollups:
@@ -105,8 +72,8 @@ class HourRollups:
         for sid, first, last in spans:
             if sid not in marks:
                 continue
-            lo = _floor_hour(max(first, MIN_TS))
-            hi = min(_floor_hour(min(last, MAX_TS)), marks[sid] - HOUR)
+            lo = floor_hour(max(first, MIN_TS))
+            hi = min(floor_hour(min(last, MAX_TS)), marks[sid] - HOUR)
             if lo > hi:
                 continue  # nothing rolled in the span
             # One span per series: overlapping ones would count their points twice.
@@ -131,7 +98,7 @@ class HourRollups:
         ).fetchall()
         spans: dict[int, tuple[int, int]] = {}
         for sid, tail in tails:
-            start, stop = marks.get(int(sid), MIN_TS), _floor_hour(int(tail))
+            start, stop = marks.get(int(sid), MIN_TS), floor_hour(int(tail))
             if stop > start:
                 spans[int(sid)] = (start, stop - HOUR)
         if not spans:

@@ -326,6 +326,7 @@ class PostgresSession(PointRows, DatasetRows):
         if row is None:
             return
         self._cur.execute("DELETE FROM points WHERE sid = %s", [row[0]])
+        self._drop_hours(row[0])
         self._cur.execute("DELETE FROM series WHERE uuid = %s", [uuid])
 
     # Apollo: server secrets and keys by uuid

@@ -18,9 +18,13 @@ import psycopg
 from wattbase.model.points import Micros, PointCounts, SeriesPoints, Values, WriteMode
 from wattbase.model.query import Aggregate, BucketPlan, TimeRange, ValueFilter
 from wattbase.storage.postgres_copy import copy_in, copy_out
+from wattbase.storage.postgres_rollups import PgHourRollups
+from wattbase.storage.rollups import merge_hours
 from wattbase.storage.sql import (
     AGGREGATES,
+    HOUR,
     floor_to_width,
+    hours_fit,
     local_clock,
     span_bounds,
     value_filter,
@@ -41,9 +45,9 @@ def _floor_div(expr: str, width: int) -> str:
     return f"(({expr} - ((({expr}) % {width}) + {width}) % {width}) / {width})"
 
 
-def bucket_key(plan: BucketPlan) -> str:
+def bucket_key(plan: BucketPlan, ts: str = "ts") -> str:
     """The bucket key of ``ts`` as SQL: integers only, so it matches the embedded store."""
-    local = local_clock(plan)
+    local = local_clock(plan, ts)
     if plan.calendar_unit is None:
         return floor_to_width(local, plan.width, plan.origin)
     moment = f"(timestamp '1970-01-01' + {_floor_div(local, 1_000_000)} * interval '1 second')"
@@ -79,7 +83,7 @@ def _partition_name(start: int) -> str:
     return f"points_{year + 1970:04d}_{index + 1:02d}"
 
 
-class PointRows:
+class PointRows(PgHourRollups):
     """The points part of the storage protocol, over the session's psycopg cursor."""
 
     _cur: psycopg.Cursor[Any]
@@ -116,6 +120,7 @@ class PointRows:
         counts = {b.sid: PointCounts() for b in batches}
         if mode is WriteMode.REPLACE_WINDOW:
             self._clear_windows(batches, counts)
+            self._redo_hours([(b.sid, *span) for b in batches if (span := b.replace_span())])
         batches = [b for b in batches if len(b.ts)]
         if not batches:
             return counts
@@ -128,6 +133,7 @@ class PointRows:
             # Every point is newer than its series' last: nothing can conflict, so the
             # batch goes straight into the points, without the stage and ON CONFLICT.
             copy_in(cur, "points", {"sid": ("int4", sid), "ts": ("int8", ts), "v": ("float8", v)})
+            self._add_hours(batches)
             for b in batches:
                 counts[b.sid].inserted = len(b.ts)
             return counts
@@ -138,6 +144,8 @@ class PointRows:
         copy_in(cur, "wb_stage", {"sid": ("int4", sid), "ts": ("int8", ts), "v": ("float8", v)})
         if mode is WriteMode.REPLACE_WINDOW:
             cur.execute("INSERT INTO points (sid, ts, v) SELECT sid, ts, v FROM wb_stage")
+            # Inside the windows just cleared, so their hours hold only these points.
+            self._add_hours(batches)
             for b in batches:
                 counts[b.sid].inserted = len(b.ts)
             return counts
@@ -162,6 +170,7 @@ class PointRows:
                 else f"SELECT p.sid, count(*) FROM points p, wb_stage b WHERE {differ} "
                 "GROUP BY p.sid"
             )
+        self._redo_hours([(b.sid, int(b.ts[0]), int(b.ts[-1])) for b in batches])
         for b in batches:
             c = counts[b.sid]
             c.inserted = inserted.get(b.sid, 0)
@@ -247,6 +256,21 @@ class PointRows:
         having = value_filter(values, column="a")
         # The bucket SQL holds modulo signs; doubled, psycopg reads them as literal %.
         key = bucket_key(plan).replace("%", "%%")
+        first, after = start - start % -HOUR, end - end % HOUR
+        if hours_fit(plan, values) and first < after:
+            # Whole hours from the rollup, the partial ones at the ends from the points.
+            rows = copy_out(
+                self._cur,
+                f"SELECT {bucket_key(plan, 'hour').replace('%', '%%')} AS key, n, total, lo, hi "
+                "FROM point_hours WHERE sid = %s AND hour >= %s AND hour < %s UNION ALL "
+                f"SELECT {key}, count(*), sum(v), min(v), max(v) FROM (SELECT ts, v FROM points "
+                "WHERE sid = %s AND ts >= %s AND ts < %s AND (ts < %s OR ts >= %s) OFFSET 0) "
+                "AS raw GROUP BY 1",
+                [sid, first, after, sid, start, end, first, after],
+                ["key", "n", "total", "lo", "hi"],
+                ["int8", "int8", "float8", "float8", "float8"],
+            )
+            return merge_hours(rows, aggregate)
         result = copy_out(
             self._cur,
             # OFFSET 0 keeps the points scan a subquery of its own: otherwise the planner
@@ -268,7 +292,10 @@ class PointRows:
             f"{'AND ' + extra if extra else ''}",
             [sid, start, end],
         )
-        return max(self._cur.rowcount, 0)
+        deleted = max(self._cur.rowcount, 0)
+        if deleted:
+            self._redo_hours([(sid, start, end - 1)])
+        return deleted
 
     def point_span(self, sid: int) -> tuple[int, int] | None:
         row = self._cur.execute(

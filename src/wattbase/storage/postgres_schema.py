@@ -133,6 +133,22 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE domains ADD COLUMN rate_per_second double precision;
     ALTER TABLE domains ADD COLUMN rate_burst integer;
     """,
+    # 3: hourly rollups of the points (see postgres_rollups), filled from what is stored.
+    """
+    CREATE TABLE point_hours (
+        sid integer NOT NULL,
+        hour bigint NOT NULL,
+        n bigint NOT NULL,
+        total double precision NOT NULL,
+        lo double precision NOT NULL,
+        hi double precision NOT NULL,
+        PRIMARY KEY (sid, hour)
+    );
+    INSERT INTO point_hours
+        SELECT sid, ts - ((ts % 3600000000) + 3600000000) % 3600000000 AS hour,
+               count(*), sum(v), min(v), max(v)
+        FROM points GROUP BY 1, 2;
+    """,
 )
 
 
