@@ -160,10 +160,12 @@ class Wattbase(System):
         self.client().post(f"/{DOMAIN}/api/v1/nodes", b'{"name": "bench meter"}')
 
     def flush(self) -> None:
-        """The embedded store checkpoints about a second after writes pause: wait for it,
-        so bytes on disk count compressed data, not the write-ahead log."""
+        """The embedded store rolls up hours and checkpoints once writes have paused for a
+        second: wait for it, so bytes on disk count compressed data, not the write-ahead
+        log, and reads find the rollup that any pause in writing would give them."""
         if self.database_url:
             return
+        time.sleep(2)
         wal = self.tmp / "data" / "wattbase.duckdb.wal"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and wal.exists() and wal.stat().st_size > 0:
