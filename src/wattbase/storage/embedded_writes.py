@@ -183,23 +183,30 @@ class PointWrites(HourRollups):
             ).fetchnumpy()
             matched_sid = np.asarray(matched["sid"], dtype=np.int64)
             differs = np.asarray(matched["differs"], dtype=bool)
+            if update and differs.any():
+                # Changed points are deleted and inserted anew, not updated in place: at the
+                # next checkpoint DuckDB writes every column segment an update touched again
+                # and leaves the old blocks free, so re-writing the last 10% of each series
+                # grew the file by half of its size; an insert adds only the new rows.
+                self._rows(
+                    "DELETE FROM points p USING wb_batch b "
+                    f"WHERE p.sid = b.sid AND p.ts = b.ts AND p.v <> b.v AND {where}"
+                )
+            # What stays as it is; everything else in the batch goes in.
+            kept = ~differs if update else np.ones(len(differs), dtype=bool)
             sent = sum(len(b.ts) for b in batches)
-            if len(matched_sid) == 0:
+            if not kept.any():
                 self._rows("INSERT INTO points SELECT sid, ts, v FROM wb_batch")
-            elif len(matched_sid) < sent:
-                cur.register("wb_matched", {"sid": matched["sid"], "ts": matched["ts"]})
+            elif kept.sum() < sent:
+                kept_rows = {"sid": matched["sid"][kept], "ts": matched["ts"][kept]}
+                cur.register("wb_kept", kept_rows)
                 try:
                     self._rows(
                         "INSERT INTO points SELECT b.sid, b.ts, b.v FROM wb_batch b "
-                        "ANTI JOIN wb_matched m ON m.sid = b.sid AND m.ts = b.ts"
+                        "ANTI JOIN wb_kept m ON m.sid = b.sid AND m.ts = b.ts"
                     )
                 finally:
-                    cur.unregister("wb_matched")
-            if update and differs.any():
-                self._rows(
-                    "UPDATE points p SET v = b.v FROM wb_batch b "
-                    f"WHERE p.sid = b.sid AND p.ts = b.ts AND p.v <> b.v AND {where}"
-                )
+                    cur.unregister("wb_kept")
         finally:
             cur.unregister("wb_batch")
         for b in batches:
