@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from wattbase.api.deps import SettingsDep, StoreDep, admitted
+from wattbase.api.deps import SettingsDep, StoreDep, admit, admitted
 from wattbase.api.openapi import errors
 from wattbase.core.access import authenticate
 from wattbase.core.tokens import caller_from_token, issue_token
@@ -111,13 +111,13 @@ async def post_token(
     return JSONResponse(answer, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
-def bearer_caller(request: Request, store: StoreDep, clock: Clock) -> Caller:
+async def bearer_caller(request: Request, store: StoreDep, clock: Clock) -> Caller:
     """``Authorization: Bearer <token from POST /oauth/token>``."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send 'Authorization: Bearer <token>'", challenge=BEARER_CHALLENGE)
     try:
-        return admitted(request, lambda: caller_from_token(store, token.strip(), clock()))
+        return await admit(request, store, lambda: caller_from_token(store, token.strip(), clock()))
     except Unauthorized as exc:
         challenge = f'{BEARER_CHALLENGE}, error="invalid_token"'
         raise Unauthorized(exc.message, challenge=challenge) from None

@@ -144,6 +144,9 @@ class Store(Protocol):
 
     # Datasets (issue 4): the content-addressed bytes of datasets.
     blobs: BlobStore
+    # True when keys and domains are looked up in memory (the embedded store's cache), so
+    # authentication may run on the event loop instead of a thread pool round trip.
+    memory_lookups: bool
 
 
 @runtime_checkable

@@ -660,6 +660,7 @@ class EmbeddedStore:
         self.checkpoints = IdleCheckpoints(self._checkpoint)
         # Dataset content lives beside the database file. Nothing else runs yet, so what an
         # interrupted upload left behind (and blobs no row refers to) can go now.
+        self.memory_lookups = True
         self.blobs: BlobStore = FolderBlobs(path.parent / "blobs")
         with self.read() as session:
             self.blobs.sweep(session.dataset_checksums())

@@ -386,6 +386,7 @@ class PostgresStore:
         self._closed = False
         self._close_lock = threading.Lock()
         self._writer = threading.Lock()
+        self.memory_lookups = False
         self.blobs: BlobStore = PgBlobs(self._pool, spool_dir)
         with self.read() as session:
             self.blobs.sweep(session.dataset_checksums())
