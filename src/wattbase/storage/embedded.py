@@ -531,16 +531,28 @@ class EmbeddedSession(PointWrites, DatasetRows):
         mark = self._rolled.get(sid)
         rolled = first if mark is None else max(first, min(after, mark))
         # A year of hours is 8,760 rows: they are merged into buckets in numpy, which costs
-        # less than a hash aggregate in DuckDB. Points not rolled up yet (the hours after a
-        # series' mark, and partial hours at the ends) are grouped by DuckDB first.
+        # less than a hash aggregate in DuckDB. So are the points of the partial hours at
+        # the ends; only a longer stretch not rolled up yet is grouped by DuckDB first.
+        ranges = [(lo, hi) for lo, hi in ((start, first), (rolled, end)) if lo < hi]
+        edges = " OR ".join(f"(ts >= {lo} AND ts < {hi})" for lo, hi in ranges)
+        if not ranges:
+            points = ""
+        elif sum(hi - lo for lo, hi in ranges) <= 2 * HOUR:
+            points = (
+                f" UNION ALL SELECT {key} AS key, 1 AS n, v AS total, v AS lo, v AS hi "
+                f"FROM (SELECT {group} AS k, v FROM points WHERE sid = $sid AND ({edges}))"
+            )
+        else:
+            points = (
+                f" UNION ALL SELECT {key} AS key, n, total, lo, hi FROM (SELECT {group} AS k, "
+                "count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi FROM points "
+                f"WHERE sid = $sid AND ({edges}) GROUP BY k)"
+            )
         rows = self._cur.execute(
             f"SELECT {hour_key} AS key, n, total, lo, hi FROM (SELECT {hour_group} AS k, * "
-            f"FROM point_hours WHERE sid = $sid AND hour >= {first} AND hour < {rolled}) "
-            f"UNION ALL SELECT {key} AS key, n, total, lo, hi FROM (SELECT {group} AS k, "
-            "count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi FROM points "
-            "WHERE sid = $sid AND ts >= $start AND ts < $end "
-            f"AND (ts < {first} OR ts >= {rolled}) GROUP BY k)",
-            {"sid": sid, "start": start, "end": end},
+            f"FROM point_hours WHERE sid = $sid AND hour >= {first} AND hour < {rolled})"
+            f"{points}",
+            {"sid": sid},
         ).fetchnumpy()
         return merge_hours(rows, aggregate)
 
