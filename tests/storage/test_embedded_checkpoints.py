@@ -14,6 +14,7 @@ from wattbase.model.query import TimeRange, ValueFilter
 from wattbase.model.tenancy import Domain
 from wattbase.model.things import Series, Thing
 from wattbase.storage.embedded import EmbeddedStore
+from wattbase.storage.embedded_checkpoints import IdleCheckpoints
 
 
 def _wal(store: EmbeddedStore) -> int:
@@ -50,3 +51,19 @@ def test_a_large_write_is_checkpointed_once_writes_pause(tmp_path: Path) -> None
         assert np.array_equal(got_ts, ts) and np.array_equal(got_v, v)
     finally:
         store.close()
+
+
+def test_writes_that_never_pause_are_checkpointed_once_a_minute() -> None:
+    now = [0.0]
+    taken: list[float] = []
+    checkpoints = IdleCheckpoints(
+        lambda: taken.append(now[0]), idle=1.0, longest=60.0, clock=lambda: now[0]
+    )
+    for step in range(300):  # a write every half second for 150 s, never a pause
+        now[0] = step * 0.5
+        checkpoints.wrote()
+        checkpoints.run_if_due(now[0])
+    assert taken == [60.0, 120.5]
+    now[0] = 151.0  # then a pause of 1.5 s
+    assert checkpoints.run_if_due(now[0])
+    assert taken == [60.0, 120.5, 151.0]

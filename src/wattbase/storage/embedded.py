@@ -7,8 +7,9 @@ so a request can be decoded while the previous one is being written.
 Durability is DuckDB's default (``fsync_mode = standard``): every commit fdatasyncs the
 write-ahead log before it returns, and a commit too big for the log is checkpointed into
 the database file and fsynced (checked with strace; tests/test_crash_safety.py kills the
-server to prove it). Other checkpoints run when writes pause (``embedded_checkpoints``), so
-the log may hold up to ``WAL_LIMIT`` of committed points that a restart replays.
+server to prove it). Other checkpoints run when writes pause, or once a minute under writes
+that never pause (``embedded_checkpoints``), so the log may hold up to ``WAL_LIMIT`` of
+committed points that a restart replays.
 ``snapshot`` writes backups (see ``embedded_backup``).
 """
 

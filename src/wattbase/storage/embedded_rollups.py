@@ -7,10 +7,10 @@ in their range and the points of the rest: a year of minute data is 8,760 rows i
 525,600 points.
 
 Ingest pays nothing for this: ``roll_hours`` moves the marks forward, to the hour of each
-series' last point, when writes pause (with the idle checkpoint). Appends lie after a
-series' last point, so they never touch a rolled hour. Every other change to points before
-a mark (an overwrite, a window cleared, a delete) recomputes the hours it touched within
-the same transaction, so the rollup never disagrees with a commit.
+series' last point, with each idle checkpoint (writes paused, or a minute of them).
+Appends lie after a series' last point, so they never touch a rolled hour. Every other
+change to points before a mark (an overwrite, a window cleared, a delete) recomputes the
+hours it touched within the same transaction, so the rollup never disagrees with a commit.
 """
 
 from __future__ import annotations
