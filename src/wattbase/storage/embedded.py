@@ -677,6 +677,10 @@ class EmbeddedStore:
         self.blobs: BlobStore = FolderBlobs(path.parent / "blobs")
         with self.read() as session:
             self.blobs.sweep(session.dataset_checksums())
+        if self._unrolled:
+            # Points that may lie past their marks (written by an earlier run, or by a
+            # version without rollups): roll them up a second from now, as after a write.
+            self.checkpoints.wrote()
         self.checkpoints.start()
 
     def _migrate(self) -> None:
