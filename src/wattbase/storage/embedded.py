@@ -39,7 +39,7 @@ from wattbase.storage.embedded_checkpoints import WAL_LIMIT, IdleCheckpoints
 from wattbase.storage.embedded_datasets import DatasetRows
 from wattbase.storage.embedded_schema import MIGRATIONS
 from wattbase.storage.embedded_writes import PointWrites, Tails
-from wattbase.storage.rollups import merge_hours
+from wattbase.storage.rollups import merge_hours, whole_hours
 from wattbase.storage.sql import (
     AGGREGATES,
     HOUR,
@@ -507,9 +507,12 @@ class EmbeddedSession(PointWrites, DatasetRows):
         having = value_filter(values, column="a")
         group, key = bucket_key(plan, start)
         # Whole hours inside the span that are rolled up are read from the rollup.
-        first, after = start - start % -HOUR, end - end % HOUR
+        first, after = whole_hours(start, end)
         if hours_fit(plan, values) and first < after:
-            return self._aggregate_hours(sid, (start, end, first, after), plan, aggregate)
+            hours = bucket_key(plan, start, "hour")
+            return self._aggregate_hours(
+                sid, (start, end, first, after), (group, key), hours, aggregate
+            )
         # The key is increasing in k, so ordering by either orders the buckets.
         result = self._cur.execute(
             f"SELECT {key} AS key, a FROM (SELECT {group} AS k, {AGGREGATES[aggregate]} AS a "
@@ -520,12 +523,18 @@ class EmbeddedSession(PointWrites, DatasetRows):
         return _columns(result, "key", "a")
 
     def _aggregate_hours(
-        self, sid: int, bounds: tuple[int, int, int, int], plan: BucketPlan, aggregate: Aggregate
+        self,
+        sid: int,
+        bounds: tuple[int, int, int, int],
+        points_key: tuple[str, str],
+        hours_key: tuple[str, str],
+        aggregate: Aggregate,
     ) -> tuple[Micros, Values]:
-        """Buckets from the rolled hours in ``[first, after)`` and the points around them."""
+        """Buckets from the rolled hours in ``[first, after)`` and the points around them,
+        grouped by ``bucket_key`` over ``ts`` and over ``hour``."""
         start, end, first, after = bounds
-        group, key = bucket_key(plan, start)
-        hour_group, hour_key = bucket_key(plan, start, "hour")
+        group, key = points_key
+        hour_group, hour_key = hours_key
         # The mark as a constant lets DuckDB skip the rolled points by their zone maps. The
         # store publishes a mark after its roll commits, so a mark read here is never ahead
         # of the rows; an older one only means more points to group.
@@ -660,7 +669,7 @@ class EmbeddedStore:
         self._local = threading.local()
         self._meta = MetaCache()
         self._tails = Tails()
-        # Series written since their hours were last rolled up (all of them at start).
+        # Series written since their hours were last rolled up.
         self._unrolled: set[int] = set()
         # Each series' rollup mark as committed: written only under the write lock.
         self._marks: dict[int, int] = {}
@@ -668,7 +677,9 @@ class EmbeddedStore:
         self._migrate()
         _drain(self._db, f"SET checkpoint_threshold = '{WAL_LIMIT}'")
         self._writer = self._db.cursor()
-        self._unrolled.update(r[0] for r in _drain(self._writer, "SELECT DISTINCT sid FROM points"))
+        # Stored points may lie past their marks (an earlier run, or a version without
+        # rollups): the first roll-up looks at every series.
+        self._roll_all = bool(_drain(self._writer, "SELECT 1 FROM points LIMIT 1"))
         self._marks.update(_drain(self._writer, "SELECT sid, rolled_to FROM rollup_marks"))
         self.checkpoints = IdleCheckpoints(self._checkpoint)
         # Dataset content lives beside the database file. Nothing else runs yet, so what an
@@ -677,10 +688,8 @@ class EmbeddedStore:
         self.blobs: BlobStore = FolderBlobs(path.parent / "blobs")
         with self.read() as session:
             self.blobs.sweep(session.dataset_checksums())
-        if self._unrolled:
-            # Points that may lie past their marks (written by an earlier run, or by a
-            # version without rollups): roll them up a second from now, as after a write.
-            self.checkpoints.wrote()
+        if self._roll_all:
+            self.checkpoints.wrote()  # so the roll-up runs a second from now, writes or none
         self.checkpoints.start()
 
     def _migrate(self) -> None:
@@ -736,18 +745,20 @@ class EmbeddedStore:
     def roll_hours(self) -> int:
         """Bring the hourly rollups up to every series' last hour; series rolled."""
         with self._lock:
-            if self._closed or not self._unrolled:
+            if self._closed or not (self._roll_all or self._unrolled):
                 return 0
+            sids = None if self._roll_all else sorted(self._unrolled)
             cur = self._writer
             _drain(cur, "BEGIN TRANSACTION")
             try:
-                marks = EmbeddedSession(cur, self._meta).roll_hours(sorted(self._unrolled))
+                marks = EmbeddedSession(cur, self._meta).roll_hours(sids)
             except BaseException:
                 _drain(cur, "ROLLBACK")
                 raise
             _drain(cur, "COMMIT")
             self._marks.update(marks)
             self._unrolled.clear()
+            self._roll_all = False
             return len(marks)
 
     def _checkpoint(self) -> None:

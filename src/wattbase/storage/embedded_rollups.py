@@ -20,8 +20,13 @@ from collections.abc import Sequence
 import duckdb
 import numpy as np
 
-from wattbase.storage.rollups import floor_hour
-from wattbase.storage.sql import HOUR, MAX_TS, MIN_TS, hour_of
+from wattbase.storage.rollups import floor_hour, touched_hours
+from wattbase.storage.sql import HOUR, MIN_TS, hour_of
+
+
+def _of(sids: Sequence[int] | None) -> tuple[str, list[object]]:
+    """A WHERE clause for rows of ``sids`` (None: every series), and its parameters."""
+    return ("", []) if sids is None else (" WHERE list_contains(?, sid)", [list(sids)])
 
 
 class HourRollups:
@@ -31,9 +36,11 @@ class HourRollups:
     # Series whose rollup this transaction dropped, for the store's copy of the marks.
     dropped_marks: set[int]
 
-    def _marks(self, sids: Sequence[int]) -> dict[int, int]:
+    def _marks(self, sids: Sequence[int] | None) -> dict[int, int]:
+        """The marks of ``sids``; None: of every series."""
+        where, params = _of(sids)
         rows = self._cur.execute(
-            "SELECT sid, rolled_to FROM rollup_marks WHERE list_contains(?, sid)", [list(sids)]
+            f"SELECT sid, rolled_to FROM rollup_marks{where}", params
         ).fetchall()
         return {int(sid): int(mark) for sid, mark in rows}
 
@@ -67,18 +74,7 @@ class HourRollups:
         """Recompute the rolled hours that ``(sid, first, last)`` (inclusive instants) touch."""
         if not spans:
             return
-        marks = self._marks(sorted({sid for sid, _, _ in spans}))
-        hull: dict[int, tuple[int, int]] = {}
-        for sid, first, last in spans:
-            if sid not in marks:
-                continue
-            lo = floor_hour(max(first, MIN_TS))
-            hi = min(floor_hour(min(last, MAX_TS)), marks[sid] - HOUR)
-            if lo > hi:
-                continue  # nothing rolled in the span
-            # One span per series: overlapping ones would count their points twice.
-            old = hull.get(sid, (lo, hi))
-            hull[sid] = (min(old[0], lo), max(old[1], hi))
+        hull = touched_hours(spans, self._marks(sorted({sid for sid, _, _ in spans})))
         if hull:
             self._recompute(hull)
 
@@ -87,14 +83,15 @@ class HourRollups:
         self._cur.execute("DELETE FROM rollup_marks WHERE sid = ?", [sid]).fetchall()
         self.dropped_marks.add(sid)
 
-    def roll_hours(self, sids: Sequence[int]) -> dict[int, int]:
-        """Roll up each series' hours before the hour of its last point; the new marks."""
-        if not sids:
+    def roll_hours(self, sids: Sequence[int] | None) -> dict[int, int]:
+        """Roll up each series' hours before the hour of its last point (of ``sids``; None:
+        of every series); the new marks."""
+        if sids is not None and not sids:
             return {}
         marks = self._marks(sids)
+        where, params = _of(sids)
         tails = self._cur.execute(
-            "SELECT sid, max(ts) FROM points WHERE list_contains(?, sid) GROUP BY sid",
-            [list(sids)],
+            f"SELECT sid, max(ts) FROM points{where} GROUP BY sid", params
         ).fetchall()
         spans: dict[int, tuple[int, int]] = {}
         for sid, tail in tails:

@@ -19,10 +19,9 @@ from wattbase.model.points import Micros, PointCounts, SeriesPoints, Values, Wri
 from wattbase.model.query import Aggregate, BucketPlan, TimeRange, ValueFilter
 from wattbase.storage.postgres_copy import copy_in, copy_out
 from wattbase.storage.postgres_rollups import PgHourRollups
-from wattbase.storage.rollups import merge_hours
+from wattbase.storage.rollups import merge_hours, whole_hours
 from wattbase.storage.sql import (
     AGGREGATES,
-    HOUR,
     floor_to_width,
     hours_fit,
     local_clock,
@@ -256,7 +255,7 @@ class PointRows(PgHourRollups):
         having = value_filter(values, column="a")
         # The bucket SQL holds modulo signs; doubled, psycopg reads them as literal %.
         key = bucket_key(plan).replace("%", "%%")
-        first, after = start - start % -HOUR, end - end % HOUR
+        first, after = whole_hours(start, end)
         if hours_fit(plan, values) and first < after:
             # Whole hours from the rollup, the partial ones at the ends from the points.
             rows = copy_out(

@@ -15,8 +15,8 @@ from typing import Any
 import psycopg
 
 from wattbase.model.points import SeriesPoints
-from wattbase.storage.rollups import floor_hour, hours_of
-from wattbase.storage.sql import HOUR, MAX_TS, MIN_TS, hour_of
+from wattbase.storage.rollups import hours_of, touched_hours
+from wattbase.storage.sql import HOUR, hour_of
 
 
 class PgHourRollups:
@@ -42,15 +42,14 @@ class PgHourRollups:
 
     def _redo_hours(self, spans: Sequence[tuple[int, int, int]]) -> None:
         """Recompute the hours that ``(sid, first, last)`` (inclusive instants) touch."""
-        hull: dict[int, tuple[int, int]] = {}
-        for sid, first, last in spans:
-            lo, hi = floor_hour(max(first, MIN_TS)), floor_hour(min(last, MAX_TS)) + HOUR - 1
-            old = hull.get(sid, (lo, hi))
-            # One span per series: overlapping ones would count their points twice.
-            hull[sid] = (min(old[0], lo), max(old[1], hi))
+        hull = touched_hours(spans)
         if not hull:
             return
-        params = [list(hull), [lo for lo, _ in hull.values()], [hi for _, hi in hull.values()]]
+        params = [
+            list(hull),
+            [lo for lo, _ in hull.values()],
+            [hi + HOUR - 1 for _, hi in hull.values()],
+        ]
         spans_sql = "unnest(%s::integer[], %s::bigint[], %s::bigint[]) AS w(sid, lo, hi)"
         self._cur.execute(
             f"DELETE FROM point_hours r USING {spans_sql} "
