@@ -37,7 +37,7 @@ from wattbase.storage.embedded_backup import Snapshot, write_snapshot
 from wattbase.storage.embedded_cache import MetaCache, SeriesKey, SeriesNames
 from wattbase.storage.embedded_checkpoints import WAL_LIMIT, IdleCheckpoints
 from wattbase.storage.embedded_datasets import DatasetRows
-from wattbase.storage.embedded_schema import MIGRATIONS
+from wattbase.storage.embedded_schema import MIGRATIONS, seconds_between
 from wattbase.storage.embedded_writes import PointWrites, Tails
 from wattbase.storage.rollups import merge_hours, whole_hours
 from wattbase.storage.sql import (
@@ -477,7 +477,8 @@ class EmbeddedSession(PointWrites, DatasetRows):
         start, end = span_bounds(span)
         extra = value_filter(values)
         where = (
-            f"FROM points WHERE sid = ? AND ts >= ? AND ts < ? {'AND ' + extra if extra else ''}"
+            f"FROM points WHERE sid = ? AND {seconds_between(start, end - 1)} "
+            f"AND ts >= ? AND ts < ? {'AND ' + extra if extra else ''}"
         )
         # Most reads fit under the limit, and a series is mostly stored in time order: fetching
         # unordered and sorting in numpy (if at all) costs half of DuckDB's ORDER BY ... LIMIT.
@@ -516,7 +517,8 @@ class EmbeddedSession(PointWrites, DatasetRows):
         # The key is increasing in k, so ordering by either orders the buckets.
         result = self._cur.execute(
             f"SELECT {key} AS key, a FROM (SELECT {group} AS k, {AGGREGATES[aggregate]} AS a "
-            "FROM points WHERE sid = ? AND ts >= ? AND ts < ? GROUP BY k) "
+            f"FROM points WHERE sid = ? AND {seconds_between(start, end - 1)} "
+            "AND ts >= ? AND ts < ? GROUP BY k) "
             f"{'WHERE ' + having if having else ''} ORDER BY k",
             [sid, start, end],
         ).fetchnumpy()
@@ -544,7 +546,9 @@ class EmbeddedSession(PointWrites, DatasetRows):
         # less than a hash aggregate in DuckDB. So are the points of the partial hours at
         # the ends; only a longer stretch not rolled up yet is grouped by DuckDB first.
         ranges = [(lo, hi) for lo, hi in ((start, first), (rolled, end)) if lo < hi]
-        edges = " OR ".join(f"(ts >= {lo} AND ts < {hi})" for lo, hi in ranges)
+        edges = " OR ".join(
+            f"({seconds_between(lo, hi - 1)} AND ts >= {lo} AND ts < {hi})" for lo, hi in ranges
+        )
         if not ranges:
             points = ""
         elif sum(hi - lo for lo, hi in ranges) <= 2 * HOUR:
@@ -570,7 +574,8 @@ class EmbeddedSession(PointWrites, DatasetRows):
         start, end = span_bounds(span)
         extra = value_filter(values)
         row = self._one(
-            "DELETE FROM points WHERE sid = ? AND ts >= ? AND ts < ? "
+            f"DELETE FROM points WHERE sid = ? AND {seconds_between(start, end - 1)} "
+            "AND ts >= ? AND ts < ? "
             f"{'AND ' + extra if extra else ''}",
             [sid, start, end],
         )
@@ -624,7 +629,8 @@ class EmbeddedSession(PointWrites, DatasetRows):
             params += [after[0], after[0], after[1]]
         order = "DESC" if descending else "ASC"
         result = self._cur.execute(
-            "SELECT ts, sid, v FROM points WHERE list_contains(?, sid) AND ts >= ? AND ts < ? "
+            "SELECT ts, sid, v FROM points WHERE list_contains(?, sid) "
+            f"AND {seconds_between(start, end - 1)} AND ts >= ? AND ts < ? "
             f"{keyset} ORDER BY ts {order}, sid {order} LIMIT ?",
             [*params, limit],
         ).fetchnumpy()
@@ -634,7 +640,8 @@ class EmbeddedSession(PointWrites, DatasetRows):
     def count_points_many(self, sids: Sequence[int], span: TimeRange) -> int:
         start, end = span_bounds(span)
         row = self._one(
-            "SELECT count(*) FROM points WHERE list_contains(?, sid) AND ts >= ? AND ts < ?",
+            "SELECT count(*) FROM points WHERE list_contains(?, sid) "
+            f"AND {seconds_between(start, end - 1)} AND ts >= ? AND ts < ?",
             [list(sids), start, end],
         )
         return 0 if row is None else int(row[0])

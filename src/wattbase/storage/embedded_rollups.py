@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import duckdb
 import numpy as np
 
+from wattbase.storage.embedded_schema import seconds_between
 from wattbase.storage.rollups import floor_hour, touched_hours
 from wattbase.storage.sql import HOUR, MIN_TS, hour_of
 
@@ -50,22 +51,21 @@ class HourRollups:
         los = np.array([lo for lo, _ in spans.values()], dtype=np.int64)
         his = np.array([hi + HOUR - 1 for _, hi in spans.values()], dtype=np.int64)
         # Constant bounds as well as the join, so DuckDB skips row groups by their zone maps.
-        bounds = (
-            f"{{t}}.sid BETWEEN {int(sids.min())} AND {int(sids.max())} "
-            f"AND {{t}}.{{c}} BETWEEN {int(los.min())} AND {int(his.max())}"
-        )
+        lo, hi = int(los.min()), int(his.max())
+        series = f"sid BETWEEN {int(sids.min())} AND {int(sids.max())}"
         cur = self._cur
         cur.register("wb_hours", {"sid": sids, "lo": los, "hi": his})
         try:
             cur.execute(
                 "DELETE FROM point_hours r USING wb_hours w WHERE r.sid = w.sid "
-                f"AND r.hour BETWEEN w.lo AND w.hi AND {bounds.format(t='r', c='hour')}"
+                f"AND r.hour BETWEEN w.lo AND w.hi AND r.{series} AND r.hour BETWEEN {lo} AND {hi}"
             ).fetchall()
+            # In order: a series' hours then pack as constant steps, not as 40-bit numbers.
             cur.execute(
                 f"INSERT INTO point_hours SELECT p.sid, {hour_of('p.ts')} AS hour, count(*), "
                 "sum(p.v), min(p.v), max(p.v) FROM points p, wb_hours w WHERE p.sid = w.sid "
-                f"AND p.ts BETWEEN w.lo AND w.hi AND {bounds.format(t='p', c='ts')} "
-                "GROUP BY ALL"
+                f"AND p.ts BETWEEN w.lo AND w.hi AND p.{series} AND {seconds_between(lo, hi, 'p')} "
+                "GROUP BY ALL ORDER BY 1, 2"
             ).fetchall()
         finally:
             cur.unregister("wb_hours")

@@ -99,4 +99,37 @@ MIGRATIONS: tuple[str, ...] = (
         rolled_to BIGINT NOT NULL
     );
     """,
+    # 6: times as whole seconds and the microseconds past them, with ``ts`` computed from
+    # them. DuckDB packs each column in groups of 2,048 values as a constant step or as
+    # steps of one bit width: the jump back in time where one series ends and the next
+    # begins widens a group to 40 bits in microseconds but to 20 in seconds, and the
+    # microseconds, nearly always 0, cost nothing. Points of a series of minute data in a
+    # week took 4.2 bytes each, now 2.5. The copy is sorted, so it starts packed well.
+    """
+    CREATE TABLE points_by_second (
+        sid INTEGER NOT NULL,
+        ts_s BIGINT NOT NULL,
+        ts_us INTEGER NOT NULL,
+        v DOUBLE NOT NULL,
+        ts BIGINT GENERATED ALWAYS AS (ts_s * 1000000 + ts_us) VIRTUAL
+    );
+    INSERT INTO points_by_second (sid, ts_s, ts_us, v)
+        SELECT sid, (ts - us) // 1000000, us, v
+        FROM (SELECT sid, ts, v, ((ts % 1000000) + 1000000) % 1000000 AS us FROM points)
+        ORDER BY sid, ts;
+    DROP TABLE points;
+    ALTER TABLE points_by_second RENAME TO points;
+    """,
 )
+
+SECOND = 1_000_000
+
+
+def seconds_between(first: int, last: int, alias: str = "") -> str:
+    """The stored-seconds bound of the instants ``first..last`` (inclusive), for a WHERE.
+
+    DuckDB skips row groups by the zone maps of stored columns only; ``ts`` is computed,
+    so every range on it also needs this bound on ``ts_s`` to read less than the table.
+    """
+    column = f"{alias}.ts_s" if alias else "ts_s"
+    return f"{column} BETWEEN {first // SECOND} AND {last // SECOND}"

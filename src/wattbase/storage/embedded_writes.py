@@ -16,6 +16,14 @@ import numpy as np
 
 from wattbase.model.points import PointCounts, SeriesPoints, WriteMode
 from wattbase.storage.embedded_rollups import HourRollups
+from wattbase.storage.embedded_schema import SECOND, seconds_between
+
+# The stored columns of ``points`` (``ts`` is computed), filled from the batch ``b``.
+STORED = "(sid, ts_s, ts_us, v)"
+STORED_VALUES = "b.sid, b.ts_s, b.ts_us, b.v"
+# A stored point ``p`` at a batch point ``b``: on the stored columns, which DuckDB compares
+# without computing ``ts``.
+SAME_POINT = "p.sid = b.sid AND p.ts_s = b.ts_s AND p.ts_us = b.ts_us"
 
 
 class Tails:
@@ -130,17 +138,21 @@ class PointWrites(HourRollups):
         sid = np.concatenate([np.full(len(b.ts), b.sid, dtype=np.int32) for b in batches])
         ts = np.concatenate([b.ts for b in batches])
         v = np.concatenate([b.v for b in batches])
-        self._cur.register("wb_batch", {"sid": sid, "ts": ts, "v": v})
+        ts_s, ts_us = np.divmod(ts, SECOND)
+        self._cur.register(
+            "wb_batch",
+            {"sid": sid, "ts": ts, "ts_s": ts_s, "ts_us": ts_us.astype(np.int32), "v": v},
+        )
         # So DuckDB skips row groups outside the batch.
         return (
             f"p.sid BETWEEN {int(sid.min())} AND {int(sid.max())} "
-            f"AND p.ts BETWEEN {int(ts.min())} AND {int(ts.max())}"
+            f"AND {seconds_between(int(ts.min()), int(ts.max()), 'p')}"
         )
 
     def _insert(self, batches: Sequence[SeriesPoints]) -> None:
         self._register(batches)
         try:
-            self._rows("INSERT INTO points SELECT sid, ts, v FROM wb_batch")
+            self._rows(f"INSERT INTO points {STORED} SELECT {STORED_VALUES} FROM wb_batch b")
         finally:
             self._cur.unregister("wb_batch")
 
@@ -156,7 +168,7 @@ class PointWrites(HourRollups):
         his = np.array([hi for _, (_, hi) in spans], dtype=np.int64)
         in_window = (
             f"p.sid BETWEEN {int(sids.min())} AND {int(sids.max())} "
-            f"AND p.ts BETWEEN {int(los.min())} AND {int(his.max())} "
+            f"AND {seconds_between(int(los.min()), int(his.max()), 'p')} "
             "AND p.sid = w.sid AND p.ts BETWEEN w.lo AND w.hi"
         )
         cur = self._cur
@@ -179,7 +191,7 @@ class PointWrites(HourRollups):
         try:
             matched = cur.execute(
                 "SELECT b.sid, b.ts, b.v <> p.v AS differs FROM wb_batch b "
-                f"JOIN points p ON p.sid = b.sid AND p.ts = b.ts WHERE {where}"
+                f"JOIN points p ON {SAME_POINT} WHERE {where}"
             ).fetchnumpy()
             matched_sid = np.asarray(matched["sid"], dtype=np.int64)
             differs = np.asarray(matched["differs"], dtype=bool)
@@ -190,19 +202,19 @@ class PointWrites(HourRollups):
                 # grew the file by half of its size; an insert adds only the new rows.
                 self._rows(
                     "DELETE FROM points p USING wb_batch b "
-                    f"WHERE p.sid = b.sid AND p.ts = b.ts AND p.v <> b.v AND {where}"
+                    f"WHERE {SAME_POINT} AND p.v <> b.v AND {where}"
                 )
             # What stays as it is; everything else in the batch goes in.
             kept = ~differs if update else np.ones(len(differs), dtype=bool)
             sent = sum(len(b.ts) for b in batches)
             if not kept.any():
-                self._rows("INSERT INTO points SELECT sid, ts, v FROM wb_batch")
+                self._rows(f"INSERT INTO points {STORED} SELECT {STORED_VALUES} FROM wb_batch b")
             elif kept.sum() < sent:
                 kept_rows = {"sid": matched["sid"][kept], "ts": matched["ts"][kept]}
                 cur.register("wb_kept", kept_rows)
                 try:
                     self._rows(
-                        "INSERT INTO points SELECT b.sid, b.ts, b.v FROM wb_batch b "
+                        f"INSERT INTO points {STORED} SELECT {STORED_VALUES} FROM wb_batch b "
                         "ANTI JOIN wb_kept m ON m.sid = b.sid AND m.ts = b.ts"
                     )
                 finally:
