@@ -43,7 +43,10 @@ def test_times_are_stored_as_seconds_and_microseconds(tmp_path: Path) -> None:
                 WriteMode.INSERT,
             )
         stored = store._db.cursor().execute("SELECT ts_s, ts_us FROM points ORDER BY ts")
-        assert [s * 1_000_000 + us for s, us in stored.fetchall()] == STAMPS.tolist()
+        pairs = stored.fetchall()
+        # Seconds floored, so the microseconds past them are never negative.
+        assert all(0 <= us < 1_000_000 for _, us in pairs)
+        assert [s * 1_000_000 + us for s, us in pairs] == STAMPS.tolist()
         assert _read(store, 1)[0] == STAMPS.tolist()
         assert _each_alone(store, 1) == [[t] for t in STAMPS.tolist()]
         # A range that starts and ends inside seconds keeps to its microseconds.
