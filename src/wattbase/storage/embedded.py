@@ -70,6 +70,18 @@ def _drain(cursor: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object]
     return rows
 
 
+@contextmanager
+def _transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN, then COMMIT, or ROLLBACK when the body raises."""
+    _drain(cursor, "BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        _drain(cursor, "ROLLBACK")
+        raise
+    _drain(cursor, "COMMIT")
+
+
 def _naive_utc(when: datetime) -> datetime:
     return when.astimezone(UTC).replace(tzinfo=None)
 
@@ -689,9 +701,9 @@ class EmbeddedStore:
         self._roll_all = bool(_drain(self._writer, "SELECT 1 FROM points LIMIT 1"))
         self._marks.update(_drain(self._writer, "SELECT sid, rolled_to FROM rollup_marks"))
         self.checkpoints = IdleCheckpoints(self._checkpoint)
+        self.memory_lookups = True
         # Dataset content lives beside the database file. Nothing else runs yet, so what an
         # interrupted upload left behind (and blobs no row refers to) can go now.
-        self.memory_lookups = True
         self.blobs: BlobStore = FolderBlobs(path.parent / "blobs")
         with self.read() as session:
             self.blobs.sweep(session.dataset_checksums())
@@ -732,14 +744,9 @@ class EmbeddedStore:
             if self._closed:
                 raise StoreUnavailable("the store is closed")
             cur = self._writer
-            _drain(cur, "BEGIN TRANSACTION")
             session = EmbeddedSession(cur, self._meta, self._tails, self._names, self._marks)
-            try:
+            with _transaction(cur):
                 yield session
-            except BaseException:
-                _drain(cur, "ROLLBACK")
-                raise
-            _drain(cur, "COMMIT")
             self.checkpoints.wrote()
             self._tails.commit(session.pending_tails)
             self._unrolled |= session.written_sids
@@ -756,13 +763,8 @@ class EmbeddedStore:
                 return 0
             sids = None if self._roll_all else sorted(self._unrolled)
             cur = self._writer
-            _drain(cur, "BEGIN TRANSACTION")
-            try:
+            with _transaction(cur):
                 marks = EmbeddedSession(cur, self._meta).roll_hours(sids)
-            except BaseException:
-                _drain(cur, "ROLLBACK")
-                raise
-            _drain(cur, "COMMIT")
             self._marks.update(marks)
             self._unrolled.clear()
             self._roll_all = False
