@@ -90,19 +90,18 @@ def clean_database(url: str) -> None:
             r[0]
             for r in conn.execute(
                 "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') "
-                "AND NOT c.relispartition AND c.relname <> 'schema_migrations'"
+                "WHERE n.nspname = 'public' AND c.relkind = 'r' "
+                "AND c.relname <> 'schema_migrations'"
             ).fetchall()
         ]
-        # DELETE beats TRUNCATE on the few rows a test leaves: TRUNCATE makes new files for
-        # every table and each of the points' partitions.
+        # DELETE beats TRUNCATE on the few rows a test leaves: TRUNCATE makes new files.
         row = conn.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM points LIMIT 50000) AS p"
+            "SELECT count(*) FROM (SELECT 1 FROM point_blocks LIMIT 5000) AS p"
         ).fetchone()
-        verb = "TRUNCATE" if row is not None and row[0] >= 50_000 else "DELETE FROM"
-        conn.execute(f"{verb} points")
+        verb = "TRUNCATE" if row is not None and row[0] >= 5_000 else "DELETE FROM"
+        conn.execute(f"{verb} point_blocks")
         for table in tables:
-            if table != "points":
+            if table != "point_blocks":
                 conn.execute(f"DELETE FROM {table}")
         conn.execute("ALTER SEQUENCE series_sid RESTART")
 

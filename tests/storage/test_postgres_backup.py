@@ -38,7 +38,7 @@ def restored(pg_database: str) -> Iterator[str]:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def test_dump_and_restore_keep_points_partitions_and_blobs(
+def test_dump_and_restore_keep_points_and_blobs(
     pg_database: str, restored: str, tmp_path: Path
 ) -> None:
     ts = np.arange(0, 90 * 86_400, 3_600, dtype=np.int64) * 10**6 + 1_700_000_000_000_000
@@ -69,10 +69,15 @@ def test_dump_and_restore_keep_points_partitions_and_blobs(
         with again.blobs.open(checksum) as blob:
             assert blob.read() == b"0123456789" * 300_000
         assert isinstance(again.blobs, PgBlobs) and again.blobs.checksums() == [checksum]
-        # New months still get their partitions after a restore.
+        # The restored blocks take writes: new hours, and points in a stored hour.
         with again.write() as session:
-            later = ts + 400 * 86_400 * 10**6
-            counts = session.write_points([SeriesPoints(1, later, v)], WriteMode.INSERT)
-        assert counts[1].inserted == len(ts)
+            later = np.sort(np.r_[ts + 400 * 86_400 * 10**6, ts + 60 * 10**6])
+            counts = session.write_points(
+                [SeriesPoints(1, later, np.zeros(len(later)))], WriteMode.INSERT
+            )
+        assert counts[1].inserted == len(later)
+        with again.read() as session:
+            got_ts, _ = session.read_points(1, TimeRange(), ValueFilter(), 10**7)
+        np.testing.assert_array_equal(got_ts, np.sort(np.r_[ts, later]))
     finally:
         again.close()

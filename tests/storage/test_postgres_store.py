@@ -6,15 +6,21 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 
 from tests.conftest import POSTGRES_URL, clean_database, with_database
 from wattbase.config import Settings
+from wattbase.model.query import TimeRange, ValueFilter
 from wattbase.model.tenancy import Domain
 from wattbase.storage import open_store
 from wattbase.storage.base import Store
 from wattbase.storage.postgres_schema import MIGRATIONS
+from wattbase.storage.sql import HOUR
+
+# 1999-12-31T00:00Z: the row layout kept times before 2000 in a partition that always exists.
+BEFORE_2000 = 946_598_400_000_000
 
 
 @pytest.fixture
@@ -71,3 +77,50 @@ def test_the_store_survives_its_connections_being_cut(pg_database: str, tmp_path
             assert session.get_domain("acme") == Domain("acme", "UTC")
     finally:
         store.close()
+
+
+def test_points_of_the_row_layout_move_into_hourly_blocks(
+    empty_database: str, tmp_path: Path
+) -> None:
+    """Migration 4 on a database that holds points as rows, sub-second times and times
+    before 1970 among them: every point comes back, and each hour's rollup row is its
+    block's."""
+    rng = np.random.default_rng(4)
+    offsets = rng.integers(-3 * HOUR, 23 * HOUR, 2_000)
+    ts = np.unique(np.r_[offsets + BEFORE_2000, offsets[:500] - 30 * 86_400 * 10**6])
+    sids = rng.integers(1, 4, len(ts)).astype(np.int32)
+    v = rng.normal(size=len(ts)).round(3)
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE schema_migrations ("
+            "version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())"
+        )
+        conn.execute(MIGRATIONS[0])
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO points (sid, ts, v) VALUES (%s, %s, %s)",
+                list(zip(sids.tolist(), ts.tolist(), v.tolist(), strict=True)),
+            )
+        for script in MIGRATIONS[1:3]:
+            conn.execute(script)
+        conn.execute("INSERT INTO schema_migrations (version) VALUES (1), (2), (3)")
+
+    store = open_store(Settings(database_url=empty_database, data_dir=tmp_path))
+    try:
+        with store.read() as session:
+            for sid in (1, 2, 3):
+                got_ts, got_v = session.read_points(sid, TimeRange(), ValueFilter(), 10**6)
+                np.testing.assert_array_equal(got_ts, ts[sids == sid])
+                np.testing.assert_array_equal(got_v, v[sids == sid])
+    finally:
+        store.close()
+    with psycopg.connect(empty_database) as conn:
+        blocks = conn.execute(
+            "SELECT sid, hour, h.n, h.total, h.lo, h.hi, b.ts, b.v FROM point_blocks b "
+            "FULL JOIN point_hours h USING (sid, hour) ORDER BY sid, hour"
+        ).fetchall()
+    assert sum(b[2] for b in blocks) == len(ts)
+    for _sid, hour, n, total, lo, hi, block_ts, block_v in blocks:
+        assert all(hour <= t < hour + HOUR for t in block_ts) and block_ts == sorted(block_ts)
+        assert (n, lo, hi) == (len(block_v), min(block_v), max(block_v))
+        assert total == pytest.approx(sum(block_v))

@@ -42,3 +42,46 @@ def test_raw_reads_are_ordered_and_cut_at_the_limit(
     want = want[:limit]
     assert np.array_equal(got_ts, ts[want])
     assert np.array_equal(got_v, v[want])
+
+
+HOUR = 60 * MINUTE
+
+
+def test_capped_reads_over_many_hours_match_the_points(store: Store) -> None:
+    """Ranges that start and end inside an hour, hours of 1 to 60 points, limits that cut
+    inside an hour, both orders, with and without a value filter: the answer is the first
+    ``limit`` points of the range, as the sent points say."""
+    rng = np.random.default_rng(7)
+    base = 1_700_000_000_000_000 - 1_700_000_000_000_000 % HOUR
+    ts = np.unique(
+        np.concatenate([base + h * HOUR + rng.choice(HOUR, rng.integers(1, 61)) for h in range(40)])
+    )
+    v = rng.integers(0, 100, len(ts)).astype(np.float64)
+    with store.write() as session:
+        session.put_domain(Domain("d"))
+        thing = Thing(uuid4(), "d", 1, "meter", "default", datetime.now(UTC))
+        session.put_thing(thing)
+        series = Series(uuid4(), session.next_sid(), "d", thing.uuid, "p", datetime.now(UTC))
+        session.put_series(series)
+        session.write_points([SeriesPoints(series.sid, ts, v)], WriteMode.INSERT)
+    for _ in range(60):
+        # Half the ends fall on a stored point, so ``[start, end)`` is tested at both ends.
+        ends = rng.integers(base - HOUR, base + 41 * HOUR, 2)
+        start, end = sorted(int(x) for x in (rng.choice(ts, 2) if rng.integers(2) else ends))
+        limit = int(rng.integers(1, len(ts) + 2))
+        descending = bool(rng.integers(2))
+        values, passes = [
+            (ValueFilter(), np.ones(len(v), dtype=bool)),
+            (ValueFilter(ge=30.0, le=70.0), (v >= 30) & (v <= 70)),
+            (ValueFilter(ge=70.0, le=30.0), (v >= 70) | (v <= 30)),
+        ][int(rng.integers(3))]
+        keep = (ts >= start) & (ts < end) & passes
+        want_ts, want_v = ts[keep], v[keep]
+        if descending:
+            want_ts, want_v = want_ts[::-1], want_v[::-1]
+        with store.read() as session:
+            got_ts, got_v = session.read_points(
+                series.sid, TimeRange(start, end), values, limit, descending
+            )
+        assert np.array_equal(got_ts, want_ts[:limit]), (start, end, limit, descending)
+        assert np.array_equal(got_v, want_v[:limit])

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+import numpy.typing as npt
+
 MICROS_PER_SECOND = 1_000_000
 
 
@@ -100,3 +103,11 @@ class ValueFilter:
 
     ge: float | None = None
     le: float | None = None
+
+    def keeps(self, v: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+        """Which of ``v`` pass, as ``storage.sql.value_filter`` decides in SQL."""
+        above = np.ones(len(v), dtype=bool) if self.ge is None else v >= self.ge
+        below = np.ones(len(v), dtype=bool) if self.le is None else v <= self.le
+        if self.ge is not None and self.le is not None and self.ge > self.le:
+            return above | below
+        return above & below

@@ -103,9 +103,8 @@ def _key(row: Sequence[Any]) -> ApiKey:
 class PostgresSession(PointRows, DatasetRows):
     """One pooled connection's cursor, speaking the storage protocol."""
 
-    def __init__(self, cur: psycopg.Cursor[Any], *, partitioned: bool) -> None:
+    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
         self._cur = cur
-        self._partitioned = partitioned
         self._staged = False
 
     def _one(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
@@ -325,8 +324,8 @@ class PostgresSession(PointRows, DatasetRows):
         row = self._one("SELECT sid FROM series WHERE domain = %s AND uuid = %s", [domain, uuid])
         if row is None:
             return
-        self._cur.execute("DELETE FROM points WHERE sid = %s", [row[0]])
-        self._drop_hours(row[0])
+        self._cur.execute("DELETE FROM point_blocks WHERE sid = %s", [row[0]])
+        self._cur.execute("DELETE FROM point_hours WHERE sid = %s", [row[0]])
         self._cur.execute("DELETE FROM series WHERE uuid = %s", [uuid])
 
     # Apollo: server secrets and keys by uuid
@@ -366,13 +365,8 @@ class PostgresStore:
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
                 migrate(conn)
-                row = conn.execute(
-                    "SELECT relkind FROM pg_class WHERE oid = 'points'::regclass"
-                ).fetchone()
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(f"cannot reach PostgreSQL: {exc}".strip()) from exc
-        # 'p': natively partitioned, so the writer creates monthly partitions on demand.
-        self._partitioned = row is not None and row[0] == "p"
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -397,7 +391,7 @@ class PostgresStore:
             raise StoreUnavailable("the store is closed")
         try:
             with self._pool.connection() as conn, conn.cursor() as cur:
-                yield conn, PostgresSession(cur, partitioned=self._partitioned)
+                yield conn, PostgresSession(cur)
         except PoolTimeout as exc:
             raise StoreUnavailable("no PostgreSQL connection free in time") from exc
         except psycopg.OperationalError as exc:
