@@ -1,9 +1,9 @@
 """Points of the PostgreSQL store: write (three modes), read and aggregate.
 
 Points are kept in blocks, one row of ``point_blocks`` per series and UTC hour: the hour's
-times and values as two sorted arrays, with its count, sum, minimum and maximum beside them.
-A row of ``(sid, ts, v)`` per point cost 95 bytes with its index; a block of 60 minute
-values costs about 20 per point, and the blocks' aggregates are the hourly rollup.
+times and values as two sorted arrays. A row of ``(sid, ts, v)`` per point cost 95 bytes
+with its index; a block of 60 minute values costs about 20 per point. Each block's count,
+sum, minimum and maximum (its row of the hourly rollup, ``point_hours``) are written with it.
 
 A write builds the blocks of hours that have none yet from the sent arrays and copies them
 in. Points of hours that have a block go through a staging table and are merged with it in
