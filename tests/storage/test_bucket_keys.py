@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from uuid import uuid4
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.storage.fixtures import new_series
 from wattbase.config import Settings
 from wattbase.model.points import SeriesPoints, WriteMode
 from wattbase.model.query import Aggregate, BucketPlan, TimeRange, ValueFilter
-from wattbase.model.tenancy import Domain
-from wattbase.model.things import Series, Thing
 from wattbase.storage import open_store
 from wattbase.storage.base import Store
 
@@ -32,11 +29,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, in
     store = open_store(Settings(data_dir=Path(tmp_path_factory.mktemp("buckets")) / "data"))
     try:
         with store.write() as session:
-            session.put_domain(Domain("d"))
-            thing = Thing(uuid4(), "d", 1, "meter", "default", datetime.now(UTC))
-            session.put_thing(thing)
-            series = Series(uuid4(), session.next_sid(), "d", thing.uuid, "p", datetime.now(UTC))
-            session.put_series(series)
+            series = new_series(session)
             session.write_points([SeriesPoints(series.sid, TS, V)], WriteMode.INSERT)
         yield store, series.sid
     finally:

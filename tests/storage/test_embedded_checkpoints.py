@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from pathlib import Path
-from uuid import uuid4
 
 import numpy as np
 
+from tests.storage.fixtures import new_series
 from wattbase.model.points import SeriesPoints, WriteMode
 from wattbase.model.query import TimeRange, ValueFilter
-from wattbase.model.tenancy import Domain
-from wattbase.model.things import Series, Thing
 from wattbase.storage.embedded import EmbeddedStore
 from wattbase.storage.embedded_checkpoints import IdleCheckpoints
 
@@ -32,11 +29,7 @@ def test_a_large_write_is_checkpointed_once_writes_pause(tmp_path: Path) -> None
         ts = 1_700_000_000_000_000 + 60_000_000 * np.arange(n, dtype=np.int64)
         v = np.round(np.sin(np.arange(n) / 500.0) * 10, 2)
         with store.write() as session:
-            session.put_domain(Domain("d"))
-            thing = Thing(uuid4(), "d", 1, "meter", "default", datetime.now(UTC))
-            session.put_thing(thing)
-            series = Series(uuid4(), session.next_sid(), "d", thing.uuid, "p", datetime.now(UTC))
-            session.put_series(series)
+            series = new_series(session)
         for part_ts, part_v in zip(np.split(ts, parts), np.split(v, parts), strict=True):
             with store.write() as session:
                 session.write_points([SeriesPoints(series.sid, part_ts, part_v)], WriteMode.INSERT)

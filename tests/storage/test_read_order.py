@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from uuid import uuid4
-
 import numpy as np
 import pytest
 
+from tests.storage.fixtures import new_series
 from wattbase.model.points import SeriesPoints, WriteMode
 from wattbase.model.query import TimeRange, ValueFilter
-from wattbase.model.tenancy import Domain
-from wattbase.model.things import Series, Thing
 from wattbase.storage.base import Store
 
 MINUTE = 60_000_000
@@ -25,11 +21,7 @@ def test_raw_reads_are_ordered_and_cut_at_the_limit(
     ts = 1_700_000_000_000_000 + MINUTE * np.arange(30, dtype=np.int64)
     v = np.arange(30, dtype=np.float64)
     with store.write() as session:
-        session.put_domain(Domain("d"))
-        thing = Thing(uuid4(), "d", 1, "meter", "default", datetime.now(UTC))
-        session.put_thing(thing)
-        series = Series(uuid4(), session.next_sid(), "d", thing.uuid, "p", datetime.now(UTC))
-        session.put_series(series)
+        series = new_series(session)
     # Stored out of time order: the last third first, then the rest in two writes.
     for part in (slice(20, 30), slice(0, 5), slice(5, 20)):
         with store.write() as session:
@@ -58,11 +50,7 @@ def test_capped_reads_over_many_hours_match_the_points(store: Store) -> None:
     )
     v = rng.integers(0, 100, len(ts)).astype(np.float64)
     with store.write() as session:
-        session.put_domain(Domain("d"))
-        thing = Thing(uuid4(), "d", 1, "meter", "default", datetime.now(UTC))
-        session.put_thing(thing)
-        series = Series(uuid4(), session.next_sid(), "d", thing.uuid, "p", datetime.now(UTC))
-        session.put_series(series)
+        series = new_series(session)
         session.write_points([SeriesPoints(series.sid, ts, v)], WriteMode.INSERT)
     for _ in range(60):
         # Half the ends fall on a stored point, so ``[start, end)`` is tested at both ends.
