@@ -316,8 +316,7 @@ class PointRows:
         key = bucket_key(plan).replace("%", "%%")
         first, after = whole_hours(start, end)
         if hours_fit(plan, values) and first < after:
-            # Whole hours from the blocks' aggregates, the partial ones at the ends from
-            # their points.
+            # Whole hours from the rollup, the partial ones at the ends from their blocks.
             edges = "sid = %s AND (hour >= %s AND hour < %s OR hour >= %s AND hour < %s)"
             rows = copy_out(
                 self._cur,
