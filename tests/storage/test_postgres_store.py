@@ -11,12 +11,14 @@ import psycopg
 import pytest
 
 from tests.conftest import POSTGRES_URL, clean_database, with_database
+from tests.storage.fixtures import new_series
 from wattbase.config import Settings
-from wattbase.model.query import TimeRange, ValueFilter
+from wattbase.model.points import SeriesPoints, WriteMode
+from wattbase.model.query import Aggregate, BucketPlan, TimeRange, ValueFilter
 from wattbase.model.tenancy import Domain
 from wattbase.storage import open_store
 from wattbase.storage.base import Store
-from wattbase.storage.postgres_schema import MIGRATIONS
+from wattbase.storage.postgres_schema import MIGRATIONS, WRITE_LOCK
 from wattbase.storage.sql import HOUR
 
 # 1999-12-31T00:00Z: the row layout kept times before 2000 in a partition that always exists.
@@ -124,3 +126,32 @@ def test_points_of_the_row_layout_move_into_hourly_blocks(
         assert all(hour <= t < hour + HOUR for t in block_ts) and block_ts == sorted(block_ts)
         assert (n, lo, hi) == (len(block_v), min(block_v), max(block_v))
         assert total == pytest.approx(sum(block_v))
+
+
+def test_the_readme_retention_sql_keeps_blocks_and_rollup_together(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """The retention recipe in the README, run as written (with this test's cut-off)."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    recipe = readme.split("- **Retention:**", 1)[1].split("```sql\n", 1)[1].split("```", 1)[0]
+    assert f"pg_advisory_xact_lock({WRITE_LOCK})" in recipe
+    clean_database(pg_database)
+    ts = BEFORE_2000 + HOUR // 4 * np.arange(16, dtype=np.int64)  # four hours
+    store = open_store(Settings(database_url=pg_database, data_dir=tmp_path))
+    try:
+        with store.write() as session:
+            sid = new_series(session).sid
+            session.write_points([SeriesPoints(sid, ts, np.arange(16.0))], WriteMode.INSERT)
+        cut = BEFORE_2000 + 2 * HOUR
+        with psycopg.connect(pg_database, autocommit=True) as conn:
+            conn.execute(recipe.replace("1704067200000000", str(cut)))
+        with store.read() as session:
+            got_ts, _ = session.read_points(sid, TimeRange(), ValueFilter(), 100)
+            keys, counts = session.aggregate_points(
+                sid, TimeRange(), BucketPlan(width=HOUR), Aggregate.COUNT, ValueFilter()
+            )
+    finally:
+        store.close()
+    np.testing.assert_array_equal(got_ts, ts[ts >= cut])
+    np.testing.assert_array_equal(keys, [cut, cut + HOUR])
+    np.testing.assert_array_equal(counts, [4.0, 4.0])
