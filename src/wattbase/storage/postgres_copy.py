@@ -1,8 +1,10 @@
 """Binary ``COPY`` in and out of numpy columns, without a Python object per point.
 
 PostgreSQL's binary copy format is a header, then per row a field count and each field as a
-length and big-endian bytes, then a trailer. Every column wattbase copies is fixed-width and
-NOT NULL, so a row is a fixed-size record that numpy reads and writes in one step.
+length and big-endian bytes, then a trailer. Scalar columns wattbase copies are fixed-width
+and NOT NULL, so a row of them is a fixed-size record that numpy reads and writes in one
+step. Blocks of points (two arrays per row) vary in length: their rows are framed one by
+one, and the elements within each array are again fixed-size records.
 """
 
 from __future__ import annotations
