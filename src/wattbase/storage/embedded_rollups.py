@@ -21,13 +21,32 @@ import duckdb
 import numpy as np
 
 from wattbase.storage.embedded_schema import seconds_between
-from wattbase.storage.rollups import floor_hour, touched_hours
-from wattbase.storage.sql import HOUR, MIN_TS, hour_of
+from wattbase.storage.rollups import floor_hour
+from wattbase.storage.sql import HOUR, MAX_TS, MIN_TS, hour_of
 
 
 def _of(sids: Sequence[int] | None) -> tuple[str, list[object]]:
     """A WHERE clause for rows of ``sids`` (None: every series), and its parameters."""
     return ("", []) if sids is None else (" WHERE list_contains(?, sid)", [list(sids)])
+
+
+def _touched_hours(
+    spans: Sequence[tuple[int, int, int]], marks: dict[int, int]
+) -> dict[int, tuple[int, int]]:
+    """Per series, the first and last rolled hour start (before the series' mark) that
+    ``(sid, first, last)`` spans (inclusive instants) touch, joined into one span:
+    overlapping ones would count points twice. Series without a mark are left out."""
+    hull: dict[int, tuple[int, int]] = {}
+    for sid, first, last in spans:
+        if sid not in marks:
+            continue
+        lo = floor_hour(max(first, MIN_TS))
+        hi = min(floor_hour(min(last, MAX_TS)), marks[sid] - HOUR)
+        if lo > hi:
+            continue  # nothing rolled in the span
+        old = hull.get(sid, (lo, hi))
+        hull[sid] = (min(old[0], lo), max(old[1], hi))
+    return hull
 
 
 class HourRollups:
@@ -74,7 +93,7 @@ class HourRollups:
         """Recompute the rolled hours that ``(sid, first, last)`` (inclusive instants) touch."""
         if not spans:
             return
-        hull = touched_hours(spans, self._marks(sorted({sid for sid, _, _ in spans})))
+        hull = _touched_hours(spans, self._marks(sorted({sid for sid, _, _ in spans})))
         if hull:
             self._recompute(hull)
 

@@ -73,7 +73,7 @@ def _store(rebuilt: str) -> str:
 
 
 # The windows of a cut: per series, an inclusive span of instants.
-WINDOWS = "unnest(%s::integer[], %s::bigint[], %s::bigint[]) AS w(sid, lo, hi)"
+WINDOWS = "unnest(%s::integer[], %s::bigint[], %s::bigint[]) AS {}(sid, lo, hi)"
 
 
 def _floor_div(expr: str, width: int) -> str:
@@ -225,7 +225,7 @@ class PointRows:
         if not extra:
             # Blocks wholly inside a window go in one step, without reading their arrays.
             for sid, n in self._cur.execute(
-                f"WITH gone AS (DELETE FROM point_hours r USING {WINDOWS} "
+                f"WITH gone AS (DELETE FROM point_hours r USING {WINDOWS.format('w')} "
                 f"WHERE r.sid = w.sid AND r.hour >= w.lo AND r.hour + {HOUR - 1} <= w.hi "
                 "RETURNING r.sid, r.hour, r.n), blocks AS (DELETE FROM point_blocks b "
                 "USING gone g WHERE b.sid = g.sid AND b.hour = g.hour) "
@@ -237,10 +237,11 @@ class PointRows:
         # them): each is rebuilt from the points it keeps, or deleted when it keeps none.
         hour = hour_of("w.lo").replace("%", "%%")
         rows = self._cur.execute(
-            f"WITH hit AS (SELECT DISTINCT b.sid, b.hour FROM point_blocks b, {WINDOWS} "
+            "WITH hit AS (SELECT DISTINCT b.sid, b.hour "
+            f"FROM point_blocks b, {WINDOWS.format('w')} "
             f"WHERE b.sid = w.sid AND b.hour >= {hour} AND b.hour <= w.hi), "
             "old AS (SELECT b.sid, b.hour, u.ts, u.v, EXISTS (SELECT 1 FROM "
-            f"{WINDOWS.replace(' w(', ' x(')} WHERE x.sid = b.sid AND u.ts BETWEEN x.lo AND x.hi)"
+            f"{WINDOWS.format('x')} WHERE x.sid = b.sid AND u.ts BETWEEN x.lo AND x.hi)"
             f"{' AND ' + extra if extra else ''} AS gone "
             "FROM hit JOIN point_blocks b USING (sid, hour), unnest(b.ts, b.v) AS u(ts, v)), "
             "touched AS (SELECT sid, hour, count(*) FILTER (WHERE gone) AS n FROM old "
@@ -271,7 +272,8 @@ class PointRows:
         start, end = span_bounds(span)
         blocks = [sid, floor_hour(start), end]
         read = f"SELECT ts, v FROM point_blocks WHERE {ONE_SERIES}"
-        if values != ValueFilter():
+        filtered = values != ValueFilter()
+        if filtered:
             ts, v = copy_out_blocks(self._cur, f"{read} ORDER BY hour", blocks)
         else:
             # When the blocks hold more than ``limit`` points, they are read only up to the
@@ -295,7 +297,7 @@ class PointRows:
                     [*blocks, *blocks, limit, *blocks],
                 )
         keep = (ts >= start) & (ts < end)
-        if values != ValueFilter():
+        if filtered:
             keep &= values.keeps(v)
         ts, v = ts[keep], v[keep]
         if descending:

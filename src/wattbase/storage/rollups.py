@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from wattbase.model.points import Micros, SeriesPoints, Values
 from wattbase.model.query import Aggregate
-from wattbase.storage.sql import HOUR, MAX_TS, MIN_TS
+from wattbase.storage.sql import HOUR
 
 
 def floor_hour(ts: int) -> int:
@@ -26,26 +26,6 @@ def floor_hour(ts: int) -> int:
 def whole_hours(start: int, end: int) -> tuple[int, int]:
     """The first and the end (exclusive) of the whole hours inside ``[start, end)``."""
     return start - start % -HOUR, end - end % HOUR
-
-
-def touched_hours(
-    spans: Sequence[tuple[int, int, int]], marks: dict[int, int] | None = None
-) -> dict[int, tuple[int, int]]:
-    """Per series, the first and last hour start that ``(sid, first, last)`` spans (inclusive
-    instants) touch, joined into one span: overlapping ones would count points twice. With
-    ``marks``, only the hours before each series' mark; series without one are left out."""
-    hull: dict[int, tuple[int, int]] = {}
-    for sid, first, last in spans:
-        lo, hi = floor_hour(max(first, MIN_TS)), floor_hour(min(last, MAX_TS))
-        if marks is not None:
-            if sid not in marks:
-                continue
-            hi = min(hi, marks[sid] - HOUR)
-            if lo > hi:
-                continue  # nothing rolled in the span
-        old = hull.get(sid, (lo, hi))
-        hull[sid] = (min(old[0], lo), max(old[1], hi))
-    return hull
 
 
 def hours_of(batches: Sequence[SeriesPoints]) -> dict[str, npt.NDArray[Any]]:
