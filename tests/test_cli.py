@@ -105,6 +105,8 @@ def test_commands_refuse_while_a_server_holds_the_store(server: Server) -> None:
         assert done.stdout == ""
         assert "Traceback" not in done.stderr
         assert "stop" in done.stderr and "HTTP API" in done.stderr
+    refused = wattbase(data, "compact")
+    assert refused.returncode == 1 and "stop it first, then compact" in refused.stderr
     # The server is unharmed.
     assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
 

@@ -14,7 +14,7 @@ from uuid import UUID
 import httpx
 
 from wattbase.config import Settings, settings_table
-from wattbase.core import access, backups
+from wattbase.core import access, backups, compaction
 from wattbase.errors import StoreUnavailable, WattbaseError
 from wattbase.storage import open_store
 
@@ -192,6 +192,15 @@ def _restore(args: argparse.Namespace, settings: Settings) -> None:
     )
 
 
+def _compact(args: argparse.Namespace, settings: Settings) -> None:
+    done = compaction.compact(settings)
+    print(
+        f"compacted {done.points} points: {done.bytes_before / 2**20:.1f} MiB -> "
+        f"{done.bytes_after / 2**20:.1f} MiB in {done.seconds} s",
+        file=sys.stderr,
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="wattbase",
@@ -277,6 +286,11 @@ def parser() -> argparse.ArgumentParser:
     )
     restore.add_argument("path", help="a folder written by 'wattbase backup'")
     restore.set_defaults(run=_restore)
+    commands.add_parser(
+        "compact",
+        help="rebuild the embedded store's file without the space of overwritten and deleted "
+        "points; the server is stopped",
+    ).set_defaults(run=_compact)
     return top
 
 

@@ -37,7 +37,7 @@ from wattbase.storage.embedded_backup import Snapshot, write_snapshot
 from wattbase.storage.embedded_cache import MetaCache, SeriesKey, SeriesNames
 from wattbase.storage.embedded_checkpoints import WAL_LIMIT, IdleCheckpoints
 from wattbase.storage.embedded_datasets import DatasetRows
-from wattbase.storage.embedded_schema import MIGRATIONS, seconds_between
+from wattbase.storage.embedded_schema import connect_file, migrate, seconds_between
 from wattbase.storage.embedded_writes import PointWrites, Tails
 from wattbase.storage.rollups import merge_hours, whole_hours
 from wattbase.storage.sql import (
@@ -672,15 +672,7 @@ class EmbeddedStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        try:
-            self._db = duckdb.connect(str(path))
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise StoreUnavailable(
-                    f"the embedded store {path} is in use by a running wattbase server; "
-                    "stop it first, or make this change through the HTTP API"
-                ) from exc
-            raise
+        self._db = connect_file(path, "or make this change through the HTTP API")
         self._lock = threading.Lock()
         self._cursor_lock = threading.Lock()
         self._closed = False
@@ -693,7 +685,7 @@ class EmbeddedStore:
         # Each series' rollup mark as committed: written only under the write lock.
         self._marks: dict[int, int] = {}
         self._names = SeriesNames()
-        self._migrate()
+        migrate(self._db)
         _drain(self._db, f"SET checkpoint_threshold = '{WAL_LIMIT}'")
         self._writer = self._db.cursor()
         # Stored points may lie past their marks (an earlier run, or a version without
@@ -710,18 +702,6 @@ class EmbeddedStore:
         if self._roll_all:
             self.checkpoints.wrote()  # so the roll-up runs a second from now, writes or none
         self.checkpoints.start()
-
-    def _migrate(self) -> None:
-        db = self._db
-        _drain(db, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
-        applied = int(_drain(db, "SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0])
-        for version, script in enumerate(MIGRATIONS, start=1):
-            if version <= applied:
-                continue
-            _drain(db, "BEGIN TRANSACTION")
-            _drain(db, script)
-            _drain(db, "INSERT INTO schema_migrations VALUES (?)", [version])
-            _drain(db, "COMMIT")
 
     def _reader(self) -> duckdb.DuckDBPyConnection:
         cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
+
+from wattbase.errors import StoreUnavailable
+
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE domains (
@@ -124,6 +130,35 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 SECOND = 1_000_000
+
+
+def connect_file(path: Path, instead: str) -> duckdb.DuckDBPyConnection:
+    """Open the store's file; a clear error while a server holds it (``instead``: what to do)."""
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreUnavailable(
+                f"the embedded store {path} is in use by a running wattbase server; "
+                f"stop it first, {instead}"
+            ) from exc
+        raise
+
+
+def migrate(db: duckdb.DuckDBPyConnection) -> None:
+    """Bring the file ``db`` is connected to up to the last migration."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)"
+    ).fetchall()
+    row = db.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()
+    applied = int(row[0][0])
+    for version, script in enumerate(MIGRATIONS, start=1):
+        if version <= applied:
+            continue
+        db.execute("BEGIN TRANSACTION").fetchall()
+        db.execute(script).fetchall()
+        db.execute("INSERT INTO schema_migrations VALUES (?)", [version]).fetchall()
+        db.execute("COMMIT").fetchall()
 
 
 def seconds_between(first: int, last: int, alias: str = "") -> str:
