@@ -249,6 +249,11 @@ def measure(system: System, work: Workload, log: Callable[[str], None]) -> dict[
     rss = system.peak_rss()
     if rss is not None:
         figures["peak_rss_mb"] = rss / 2**20
+    compacted = system.compact()
+    if compacted is not None:
+        # After the mixed load's writes too: the points the compaction counted.
+        figures["bytes_compacted"] = compacted[0] / compacted[1]
+        log(f"compacted: {figures['bytes_compacted']:.2f} bytes per point")
     return row
 
 

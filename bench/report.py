@@ -25,6 +25,7 @@ FIGURES = (
     Figure("mixed_rps", "mixed req/s", True, digits=0),
     Figure("mixed_p99_ms", "p99 ms", False),
     Figure("bytes_per_point", "bytes/pt", False, digits=2),
+    Figure("bytes_compacted", "compacted bytes/pt", False, digits=2),
     Figure("peak_rss_mb", "peak RSS MB", False, digits=0),
 )
 

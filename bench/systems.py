@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -111,7 +112,11 @@ class System:
     def peak_rss(self) -> int | None:
         return None if self.proc is None else peak_rss_bytes(self.proc.pid)
 
-    def stop(self) -> None:
+    def compact(self) -> tuple[int, int] | None:
+        """Stop the server and give its store's dead space back: (bytes, points) after."""
+        return None
+
+    def _end_process(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -119,6 +124,9 @@ class System:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def stop(self) -> None:
+        self._end_process()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -175,6 +183,19 @@ class Wattbase(System):
         if self.database_url:
             return None
         return disk_bytes(self.tmp / "data")
+
+    def compact(self) -> tuple[int, int] | None:
+        """``wattbase compact`` on the stopped embedded store (PostgreSQL: not needed)."""
+        if self.database_url:
+            return None
+        self._end_process()
+        done = subprocess.run(
+            [str(BIN / "wattbase"), "compact"], env=self.env, capture_output=True, text=True
+        )
+        found = re.search(r"compacted (\d+) points", done.stderr)
+        if done.returncode or found is None:
+            raise RuntimeError(f"wattbase compact failed: {done.stderr.strip()[-200:]}")
+        return disk_bytes(self.tmp / "data"), int(found.group(1))
 
 
 class InfluxDB(System):
