@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from wattbase.errors import NotFound, PayloadTooLarge
+from wattbase.storage.disk import fsync_path
 
 CHUNK = 1 << 20
 CHECKSUM = re.compile(r"[0-9a-f]{64}")
@@ -106,14 +107,6 @@ def chunks(blob: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
             yield chunk
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class FolderBlobs:
     """Blobs as files under ``root``; see the module docstring."""
 
@@ -139,7 +132,7 @@ class FolderBlobs:
         spool.seal()
         target.parent.mkdir(exist_ok=True)
         os.replace(spool.path, target)
-        _fsync_dir(target.parent)
+        fsync_path(target.parent)
 
     def open(self, checksum: str) -> BinaryIO:
         try:
@@ -150,7 +143,7 @@ class FolderBlobs:
     def delete(self, checksum: str) -> None:
         path = self._path(checksum)
         path.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
+        fsync_path(path.parent)
 
     def sweep(self, keep: Iterable[str]) -> int:
         kept = set(keep)

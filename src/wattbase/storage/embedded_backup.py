@@ -24,6 +24,8 @@ import duckdb
 
 from wattbase.errors import InvalidRequest
 from wattbase.storage.blobs import CHECKSUM, CHUNK
+from wattbase.storage.disk import fsync_path
+from wattbase.storage.embedded_schema import path_literal
 
 FORMAT = "wattbase-embedded-snapshot"
 VERSION = 1
@@ -48,18 +50,6 @@ class Snapshot:
         return self.tables.get("points", 0)
 
 
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_tree(root: Path) -> int:
     """Flush every file and folder under ``root`` to disk; the bytes of the files."""
     size = 0
@@ -67,8 +57,8 @@ def _fsync_tree(root: Path) -> int:
         for name in files:
             path = Path(folder, name)
             size += path.stat().st_size
-            _fsync(path)
-        _fsync(Path(folder))
+            fsync_path(path)
+        fsync_path(Path(folder))
     return size
 
 
@@ -110,7 +100,7 @@ def write_snapshot(
         tables = _table_counts(cursor)
         # One statement, so one transaction: a consistent view even without the lock.
         cursor.execute(
-            f"EXPORT DATABASE {_literal(partial / 'db')} (FORMAT parquet, COMPRESSION zstd)"
+            f"EXPORT DATABASE {path_literal(partial / 'db')} (FORMAT parquet, COMPRESSION zstd)"
         ).fetchall()
         kept = sorted(set(checksums))
         for checksum in kept:
@@ -128,7 +118,7 @@ def write_snapshot(
         if target.exists():
             target.rmdir()  # empty, checked above
         os.replace(partial, target)
-        _fsync(target.parent)
+        fsync_path(target.parent)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -157,7 +147,7 @@ def _sha256(path: Path) -> str:
 def _import(source: Path, building: Path) -> dict[str, int]:
     db = duckdb.connect(str(building / DATABASE_FILE))
     try:
-        db.execute(f"IMPORT DATABASE {_literal((source / 'db').absolute())}").fetchall()
+        db.execute(f"IMPORT DATABASE {path_literal((source / 'db').absolute())}").fetchall()
         found = _table_counts(db)
         db.execute("CHECKPOINT").fetchall()
     finally:
@@ -199,7 +189,7 @@ def restore_snapshot(source: Path, data_dir: Path) -> Snapshot:
         if data_dir.exists():
             data_dir.rmdir()  # empty, checked above
         os.replace(building, data_dir)
-        _fsync(data_dir.parent)
+        fsync_path(data_dir.parent)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise

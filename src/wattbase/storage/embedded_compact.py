@@ -19,7 +19,8 @@ from pathlib import Path
 import duckdb
 
 from wattbase.errors import StoreUnavailable
-from wattbase.storage.embedded_schema import connect_file, migrate
+from wattbase.storage.disk import fsync_path
+from wattbase.storage.embedded_schema import connect_file, migrate, path_literal
 
 # Stored columns only: ``points.ts`` is computed from them.
 COLUMNS = {"points": "sid, ts_s, ts_us, v"}
@@ -38,10 +39,6 @@ class Compaction:
 def _on_disk(path: Path) -> int:
     wal = path.with_name(path.name + ".wal")
     return sum(p.stat().st_blocks * 512 for p in (path, wal) if p.exists())
-
-
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _tables(db: duckdb.DuckDBPyConnection, database: str) -> dict[str, int]:
@@ -80,7 +77,7 @@ def _copy(db: duckdb.DuckDBPyConnection, building: Path) -> dict[str, int]:
         migrate(fresh)
     finally:
         fresh.close()
-    db.execute(f"ATTACH {_literal(building)} AS fresh").fetchall()
+    db.execute(f"ATTACH {path_literal(building)} AS fresh").fetchall()
     counts = _tables(db, source)
     db.execute("BEGIN TRANSACTION").fetchall()
     for name in counts:
@@ -100,14 +97,6 @@ def _copy(db: duckdb.DuckDBPyConnection, building: Path) -> dict[str, int]:
     db.execute("CHECKPOINT fresh").fetchall()
     db.execute("DETACH fresh").fetchall()
     return counts
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def compact_file(path: Path) -> Compaction:
@@ -133,9 +122,9 @@ def compact_file(path: Path) -> Compaction:
     ):
         building.unlink(missing_ok=True)
         raise StoreUnavailable(f"DuckDB left a write-ahead log beside {path}; nothing changed")
-    _fsync(building)
+    fsync_path(building)
     os.replace(building, path)
-    _fsync(path.parent)
+    fsync_path(path.parent)
     return Compaction(
         path=str(path),
         points=counts.get("points", 0),

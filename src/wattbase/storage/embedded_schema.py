@@ -132,6 +132,11 @@ MIGRATIONS: tuple[str, ...] = (
 SECOND = 1_000_000
 
 
+def path_literal(path: Path) -> str:
+    """``path`` as a SQL string literal, for the statements that take no parameters."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def connect_file(path: Path, instead: str) -> duckdb.DuckDBPyConnection:
     """Open the store's file; a clear error while a server holds it (``instead``: what to do)."""
     try:
