@@ -105,7 +105,8 @@ def compact_file(path: Path) -> Compaction:
     if not path.exists():
         raise StoreUnavailable(f"there is no embedded store at {path}")
     building = path.with_name(path.name + ".compacting")
-    for leftover in (building, building.with_name(building.name + ".wal")):
+    leftovers = (building, building.with_name(building.name + ".wal"))
+    for leftover in leftovers:
         leftover.unlink(missing_ok=True)
     before = _on_disk(path)
     db = connect_file(path, "then compact")
@@ -113,14 +114,13 @@ def compact_file(path: Path) -> Compaction:
         counts = _copy(db, building)
     except BaseException:
         db.close()
-        building.unlink(missing_ok=True)
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
         raise
     db.close()  # checkpoints the old file: no log is left to replay onto the new one
-    if (
-        path.with_name(path.name + ".wal").exists()
-        or building.with_name(building.name + ".wal").exists()
-    ):
-        building.unlink(missing_ok=True)
+    if path.with_name(path.name + ".wal").exists() or leftovers[1].exists():
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
         raise StoreUnavailable(f"DuckDB left a write-ahead log beside {path}; nothing changed")
     fsync_path(building)
     os.replace(building, path)

@@ -1,4 +1,5 @@
-"""Schema of the embedded (DuckDB) store, applied in order; each step runs once."""
+"""The embedded (DuckDB) store's file: opening it, and its schema, applied in order (each
+step once)."""
 
 from __future__ import annotations
 
