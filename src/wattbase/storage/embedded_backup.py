@@ -25,7 +25,7 @@ import duckdb
 from wattbase.errors import InvalidRequest
 from wattbase.storage.blobs import CHECKSUM, CHUNK
 from wattbase.storage.disk import fsync_path
-from wattbase.storage.embedded_schema import path_literal
+from wattbase.storage.embedded_schema import path_literal, table_counts
 
 FORMAT = "wattbase-embedded-snapshot"
 VERSION = 1
@@ -68,21 +68,6 @@ def check_target(target: Path) -> None:
         raise InvalidRequest(f"{target} exists and is not an empty folder", param="path")
 
 
-def _table_counts(cursor: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    names = [
-        r[0]
-        for r in cursor.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-            "ORDER BY table_name"
-        ).fetchall()
-    ]
-    counts: dict[str, int] = {}
-    for name in names:
-        row = cursor.execute(f'SELECT count(*) FROM "{name}"').fetchall()
-        counts[name] = int(row[0][0])
-    return counts
-
-
 def write_snapshot(
     cursor: duckdb.DuckDBPyConnection, blob_root: Path, checksums: Iterable[str], target: Path
 ) -> Snapshot:
@@ -97,7 +82,7 @@ def write_snapshot(
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
-        tables = _table_counts(cursor)
+        tables = table_counts(cursor)
         # One statement, so one transaction: a consistent view even without the lock.
         cursor.execute(
             f"EXPORT DATABASE {path_literal(partial / 'db')} (FORMAT parquet, COMPRESSION zstd)"
@@ -148,7 +133,7 @@ def _import(source: Path, building: Path) -> dict[str, int]:
     db = duckdb.connect(str(building / DATABASE_FILE))
     try:
         db.execute(f"IMPORT DATABASE {path_literal((source / 'db').absolute())}").fetchall()
-        found = _table_counts(db)
+        found = table_counts(db)
         db.execute("CHECKPOINT").fetchall()
     finally:
         db.close()

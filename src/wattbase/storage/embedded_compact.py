@@ -20,7 +20,7 @@ import duckdb
 
 from wattbase.errors import StoreUnavailable
 from wattbase.storage.disk import fsync_path
-from wattbase.storage.embedded_schema import connect_file, migrate, path_literal
+from wattbase.storage.embedded_schema import connect_file, migrate, path_literal, table_counts
 
 # Stored columns only: ``points.ts`` is computed from them.
 COLUMNS = {"points": "sid, ts_s, ts_us, v"}
@@ -39,17 +39,6 @@ class Compaction:
 def _on_disk(path: Path) -> int:
     wal = path.with_name(path.name + ".wal")
     return sum(p.stat().st_blocks * 512 for p in (path, wal) if p.exists())
-
-
-def _tables(db: duckdb.DuckDBPyConnection, database: str) -> dict[str, int]:
-    names = db.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY table_name",
-        [database],
-    ).fetchall()
-    return {
-        name: int(db.execute(f'SELECT count(*) FROM "{database}".main."{name}"').fetchall()[0][0])
-        for (name,) in names
-    }
 
 
 def _carry_sequences(db: duckdb.DuckDBPyConnection, source: str) -> None:
@@ -78,7 +67,7 @@ def _copy(db: duckdb.DuckDBPyConnection, building: Path) -> dict[str, int]:
     finally:
         fresh.close()
     db.execute(f"ATTACH {path_literal(building)} AS fresh").fetchall()
-    counts = _tables(db, source)
+    counts = table_counts(db, source)
     db.execute("BEGIN TRANSACTION").fetchall()
     for name in counts:
         if name == "schema_migrations":
@@ -91,7 +80,7 @@ def _copy(db: duckdb.DuckDBPyConnection, building: Path) -> dict[str, int]:
         ).fetchall()
     _carry_sequences(db, source)
     db.execute("COMMIT").fetchall()
-    copied = _tables(db, "fresh")
+    copied = table_counts(db, "fresh")
     if copied != counts:
         raise StoreUnavailable(f"compaction copied {copied} rows of {counts}; nothing changed")
     db.execute("CHECKPOINT fresh").fetchall()

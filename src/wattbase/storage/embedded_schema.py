@@ -151,6 +151,20 @@ def connect_file(path: Path, instead: str) -> duckdb.DuckDBPyConnection:
         raise
 
 
+def table_counts(db: duckdb.DuckDBPyConnection, database: str | None = None) -> dict[str, int]:
+    """The rows of each table of ``database`` (default: the connection's own), by name."""
+    if database is None:
+        database = str(db.execute("SELECT current_database()").fetchall()[0][0])
+    names = db.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY table_name",
+        [database],
+    ).fetchall()
+    return {
+        name: int(db.execute(f'SELECT count(*) FROM "{database}".main."{name}"').fetchall()[0][0])
+        for (name,) in names
+    }
+
+
 def migrate(db: duckdb.DuckDBPyConnection) -> None:
     """Bring the file ``db`` is connected to up to the last migration."""
     db.execute(
