@@ -100,17 +100,16 @@ def compact_file(path: Path) -> Compaction:
     before = _on_disk(path)
     db = connect_file(path, "then compact")
     try:
-        counts = _copy(db, building)
+        try:
+            counts = _copy(db, building)
+        finally:
+            db.close()  # checkpoints the old file: no log is left to replay onto the new one
+        if path.with_name(path.name + ".wal").exists() or leftovers[1].exists():
+            raise StoreUnavailable(f"DuckDB left a write-ahead log beside {path}; nothing changed")
     except BaseException:
-        db.close()
         for leftover in leftovers:
             leftover.unlink(missing_ok=True)
         raise
-    db.close()  # checkpoints the old file: no log is left to replay onto the new one
-    if path.with_name(path.name + ".wal").exists() or leftovers[1].exists():
-        for leftover in leftovers:
-            leftover.unlink(missing_ok=True)
-        raise StoreUnavailable(f"DuckDB left a write-ahead log beside {path}; nothing changed")
     fsync_path(building)
     os.replace(building, path)
     fsync_path(path.parent)
