@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     keep_alive_seconds: int = Field(
         5, gt=0, description="Time an idle keep-alive connection stays open."
     )
+    switch_interval_us: int = Field(
+        50,
+        ge=1,
+        le=1_000_000,
+        description="Microseconds a busy Python thread keeps the GIL from one that waits for "
+        "it (Python's default: 5000); each store call waits for it many times.",
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     token_ttl_seconds: int = Field(
         3600, gt=0, description="Lifetime of an apollo access token from POST /oauth/token."
