@@ -13,11 +13,11 @@ Timestamps are UTC microseconds (int64), values float64.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 import numpy as np
@@ -32,6 +32,8 @@ from wattbase.storage.blobs import BlobStore
 
 if TYPE_CHECKING:
     from wattbase.storage.embedded_backup import Snapshot
+
+T = TypeVar("T")
 
 
 class Session(Protocol):
@@ -138,6 +140,12 @@ class Session(Protocol):
 class Store(Protocol):
     def read(self) -> AbstractContextManager[Session]: ...
     def write(self) -> AbstractContextManager[Session]: ...
+    def write_grouped(self, job: Callable[[Session], T], points: int) -> T:
+        """``job``, which writes ``points`` points, in a write transaction that small point
+        writes queued meanwhile may share (``group_commit.GroupCommit``). It may run twice,
+        so its effects stay in the session."""
+        ...
+
     def close(self) -> None:
         """Release every resource; calling it again does nothing."""
         ...

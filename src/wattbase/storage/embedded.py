@@ -32,6 +32,7 @@ from wattbase.model.points import Micros, Values
 from wattbase.model.query import Aggregate, BucketPlan, TimeRange, ValueFilter
 from wattbase.model.tenancy import ApiKey, Domain, Scope
 from wattbase.model.things import Series, SeriesFilter, Thing, ThingFilter
+from wattbase.storage.base import Session
 from wattbase.storage.blobs import BlobStore, FolderBlobs
 from wattbase.storage.embedded_backup import Snapshot, write_snapshot
 from wattbase.storage.embedded_cache import MetaCache, SeriesKey, SeriesNames
@@ -39,6 +40,7 @@ from wattbase.storage.embedded_checkpoints import WAL_LIMIT, IdleCheckpoints
 from wattbase.storage.embedded_datasets import DatasetRows
 from wattbase.storage.embedded_schema import connect_file, migrate, seconds_between
 from wattbase.storage.embedded_writes import PointWrites, Tails
+from wattbase.storage.group_commit import GroupCommit
 from wattbase.storage.rollups import merge_hours, whole_hours
 from wattbase.storage.sql import (
     AGGREGATES,
@@ -685,6 +687,7 @@ class EmbeddedStore:
         # Each series' rollup mark as committed: written only under the write lock.
         self._marks: dict[int, int] = {}
         self._names = SeriesNames()
+        self._grouped = GroupCommit(self.write)
         migrate(self._db)
         _drain(self._db, f"SET checkpoint_threshold = '{WAL_LIMIT}'")
         self._writer = self._db.cursor()
@@ -735,6 +738,9 @@ class EmbeddedStore:
             self._names.commit(session.loaded_names, session.added_names, stale=session.stale_meta)
             if session.stale_meta:
                 self._meta.clear()
+
+    def write_grouped(self, job: Callable[[Session], T], points: int) -> T:
+        return self._grouped.run(job, points)
 
     def roll_hours(self) -> int:
         """Bring the hourly rollups up to every series' last hour; series rolled."""

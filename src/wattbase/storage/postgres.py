@@ -10,11 +10,11 @@ use connections of their own (see ``postgres_blobs``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -23,11 +23,15 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from wattbase.errors import InvalidRequest, StoreUnavailable
 from wattbase.model.tenancy import ApiKey, Domain, Scope
 from wattbase.model.things import Series, SeriesFilter, Thing, ThingFilter
+from wattbase.storage.base import Session
 from wattbase.storage.blobs import BlobStore
+from wattbase.storage.group_commit import GroupCommit
 from wattbase.storage.postgres_blobs import PgBlobs
 from wattbase.storage.postgres_datasets import DatasetRows
 from wattbase.storage.postgres_points import STAGE, PointRows
 from wattbase.storage.postgres_schema import WRITE_LOCK, migrate
+
+T = TypeVar("T")
 
 THING_COLUMNS = (
     "uuid, domain, node_id, name, state, type, created_by, tags, parent, device_id, "
@@ -380,6 +384,7 @@ class PostgresStore:
         self._closed = False
         self._close_lock = threading.Lock()
         self._writer = threading.Lock()
+        self._grouped = GroupCommit(self.write)
         self.memory_lookups = False
         self.blobs: BlobStore = PgBlobs(self._pool, spool_dir)
         with self.read() as session:
@@ -416,6 +421,9 @@ class PostgresStore:
         with self._writer, self._session() as (conn, session), conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
             yield session
+
+    def write_grouped(self, job: Callable[[Session], T], points: int) -> T:
+        return self._grouped.run(job, points)
 
     def close(self) -> None:
         with self._close_lock:

@@ -1,0 +1,168 @@
+"""Group commit on both backends: point writes that queue up behind a transaction share the
+next one, each caller gets its own result after the commit, and one failing write fails
+alone."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.storage.fixtures import new_series
+from wattbase.model.points import SeriesPoints, WriteMode
+from wattbase.model.query import TimeRange, ValueFilter
+from wattbase.storage.base import Session, Store
+from wattbase.storage.group_commit import MOST_JOBS, MOST_POINTS, GroupCommit
+
+
+class Boom(Exception):
+    pass
+
+
+def _points(sid: int, first: int, n: int = 3) -> SeriesPoints:
+    ts = np.arange(first, first + n, dtype=np.int64) * 1_000_000
+    return SeriesPoints(sid=sid, ts=ts, v=np.full(n, float(first)))
+
+
+def _queue_behind_one(
+    group: GroupCommit, jobs: list[Callable[[Session], Any]], points: list[int] | None = None
+) -> tuple[list[Any], list[Any]]:
+    """Run ``jobs`` (of ``points`` points each, 3 unless given) at once while a first job
+    holds the group's transaction open: the small ones queue and go in together. The
+    outcome of each (result or error), the first one's last."""
+    sizes = points or [3] * len(jobs)
+    entered, release = threading.Event(), threading.Event()
+    outcomes: list[Any] = [None] * (len(jobs) + 1)
+    sessions: list[Any] = []
+
+    def first(session: Session) -> str:
+        sessions.append(session)
+        entered.set()
+        assert release.wait(30)
+        return "first"
+
+    def call(i: int, job: Callable[[Session], Any], size: int = 3) -> None:
+        try:
+            outcomes[i] = group.run(job, size)
+        except Exception as exc:  # noqa: BLE001 - the outcome under test
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=call, args=(len(jobs), first))]
+    threads[0].start()
+    assert entered.wait(30)
+    threads += [
+        threading.Thread(target=call, args=(i, job, size))
+        for i, (job, size) in enumerate(zip(jobs, sizes, strict=True))
+    ]
+    for t in threads[1:]:
+        t.start()
+    deadline = time.monotonic() + 30
+    while group.waiting < sum(size <= MOST_POINTS for size in sizes):
+        assert time.monotonic() < deadline, "the jobs never queued"
+        time.sleep(0.005)
+    release.set()
+    for t in threads:
+        t.join(30)
+    return outcomes, sessions
+
+
+def test_queued_writes_share_one_transaction_and_each_gets_its_result(store: Store) -> None:
+    with store.write() as session:
+        series = new_series(session)
+    group = GroupCommit(store.write)
+    seen: list[Session] = []
+
+    def job(first: int) -> Callable[[Session], Any]:
+        def write(session: Session) -> int:
+            seen.append(session)
+            return (
+                session.write_points([_points(series.sid, first)], WriteMode.INSERT)[
+                    series.sid
+                ].inserted
+                + first
+            )
+
+        return write
+
+    outcomes, firsts = _queue_behind_one(group, [job(100), job(200), job(300)])
+
+    assert outcomes == [103, 203, 303, "first"]
+    # The three queued jobs ran in one session, not the first job's.
+    assert len(seen) == 3 and seen[0] is seen[1] is seen[2] and seen[0] is not firsts[0]
+    with store.read() as session:
+        ts, _ = session.read_points(series.sid, TimeRange(), ValueFilter(), 100)
+    assert sorted(ts // 1_000_000) == [100, 101, 102, 200, 201, 202, 300, 301, 302]
+
+
+def test_a_failing_write_fails_alone_and_the_others_are_stored_once(store: Store) -> None:
+    with store.write() as session:
+        series = new_series(session)
+    group = GroupCommit(store.write)
+    runs: list[int] = []
+
+    def job(first: int, fail: bool = False) -> Callable[[Session], Any]:
+        def write(session: Session) -> str:
+            runs.append(first)
+            session.write_points([_points(series.sid, first)], WriteMode.INSERT)
+            if fail:
+                raise Boom(f"job {first}")
+            return f"stored {first}"
+
+        return write
+
+    outcomes, _ = _queue_behind_one(group, [job(100), job(200, fail=True), job(300)])
+
+    assert outcomes[0] == "stored 100" and outcomes[2] == "stored 300"
+    assert isinstance(outcomes[1], Boom) and str(outcomes[1]) == "job 200"
+    # Together up to the failure, which rolled that back; then each alone.
+    assert runs == [100, 200, 100, 200, 300]
+    with store.read() as session:
+        ts, _ = session.read_points(series.sid, TimeRange(), ValueFilter(), 100)
+    assert sorted(ts // 1_000_000) == [100, 101, 102, 300, 301, 302]
+
+
+def test_a_lone_job_runs_once_and_its_error_reaches_its_caller(store: Store) -> None:
+    group = GroupCommit(store.write)
+    runs: list[int] = []
+
+    def failing(session: Session) -> None:
+        runs.append(1)
+        raise Boom("alone")
+
+    with pytest.raises(Boom, match="alone"):
+        group.run(failing, 3)
+    assert runs == [1]
+    assert group.run(lambda session: session.get_domain("nobody"), 3) is None
+
+
+def test_more_waiting_jobs_than_a_group_holds_all_get_their_own_result(store: Store) -> None:
+    group = GroupCommit(store.write)
+    count = MOST_JOBS + 8
+    jobs = [lambda session, i=i: i for i in range(count)]
+
+    outcomes, _ = _queue_behind_one(group, jobs)
+
+    assert outcomes == [*range(count), "first"]
+
+
+def test_a_large_write_runs_alone(store: Store) -> None:
+    group = GroupCommit(store.write)
+    seen: dict[str, Session] = {}
+
+    def job(name: str) -> Callable[[Session], str]:
+        def write(session: Session) -> str:
+            seen[name] = session
+            return name
+
+        return write
+
+    outcomes, _ = _queue_behind_one(
+        group, [job("small"), job("large"), job("also small")], [3, MOST_POINTS + 1, 3]
+    )
+
+    assert outcomes == ["small", "large", "also small", "first"]
+    assert seen["small"] is seen["also small"] and seen["large"] is not seen["small"]
