@@ -38,7 +38,7 @@ from wattbase.storage.embedded_backup import Snapshot, write_snapshot
 from wattbase.storage.embedded_cache import MetaCache, SeriesKey, SeriesNames
 from wattbase.storage.embedded_checkpoints import WAL_LIMIT, IdleCheckpoints
 from wattbase.storage.embedded_datasets import DatasetRows
-from wattbase.storage.embedded_schema import connect_file, migrate, seconds_between
+from wattbase.storage.embedded_schema import SECOND, connect_file, migrate, seconds_between
 from wattbase.storage.embedded_writes import PointWrites, Tails
 from wattbase.storage.group_commit import GroupCommit
 from wattbase.storage.rollups import merge_hours, whole_hours
@@ -489,16 +489,26 @@ class EmbeddedSession(PointWrites, DatasetRows):
         descending: bool = False,
     ) -> tuple[Micros, Values]:
         start, end = span_bounds(span)
+        clauses, params = ["sid = ?", seconds_between(start, end - 1)], list[object]([sid])
+        # The bound on whole seconds is exact at an end that falls on a second; only an end
+        # inside a second needs the computed ``ts``, which costs DuckDB a third more time.
+        if start % SECOND:
+            clauses.append("ts >= ?")
+            params.append(start)
+        if end % SECOND:
+            clauses.append("ts < ?")
+            params.append(end)
         extra = value_filter(values)
-        where = (
-            f"FROM points WHERE sid = ? AND {seconds_between(start, end - 1)} "
-            f"AND ts >= ? AND ts < ? {'AND ' + extra if extra else ''}"
-        )
+        if extra:
+            clauses.append(extra)
+        where = f"FROM points WHERE {' AND '.join(clauses)}"
         # Most reads fit under the limit, and a series is mostly stored in time order: fetching
         # unordered and sorting in numpy (if at all) costs half of DuckDB's ORDER BY ... LIMIT.
         # Only when the limit cut the answer short does the ordered query have to run.
-        result = self._cur.execute(f"SELECT ts, v {where} LIMIT ?", [sid, start, end, limit])
-        ts, v = _columns(result.fetchnumpy(), "ts", "v")
+        found = self._cur.execute(f"SELECT ts_s, ts_us, v {where} LIMIT ?", [*params, limit])
+        columns = found.fetchnumpy()
+        ts = np.asarray(columns["ts_s"], dtype=np.int64) * SECOND + columns["ts_us"]
+        v = np.asarray(columns["v"], dtype=np.float64)
         if len(ts) < limit:
             if len(ts) > 1 and not bool((ts[1:] > ts[:-1]).all()):
                 order = np.argsort(ts)
@@ -506,7 +516,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
             return (ts[::-1].copy(), v[::-1].copy()) if descending else (ts, v)
         result = self._cur.execute(
             f"SELECT ts, v {where} ORDER BY ts {'DESC' if descending else 'ASC'} LIMIT ?",
-            [sid, start, end, limit],
+            [*params, limit],
         )
         return _columns(result.fetchnumpy(), "ts", "v")
 
