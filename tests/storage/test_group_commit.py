@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,11 +29,12 @@ def _points(sid: int, first: int, n: int = 3) -> SeriesPoints:
 
 
 def _queue_behind_one(
-    group: GroupCommit, jobs: list[Callable[[Session], Any]], points: list[int] | None = None
-) -> tuple[list[Any], list[Any]]:
+    group: GroupCommit, jobs: Sequence[Callable[[Session], Any]], points: list[int] | None = None
+) -> tuple[list[Any], Session]:
     """Run ``jobs`` (of ``points`` points each, 3 unless given) at once while a first job
     holds the group's transaction open: the small ones queue and go in together. The
-    outcome of each (result or error), the first one's last."""
+    outcome of each (result or error) with the first job's last, and the first job's
+    session."""
     sizes = points or [3] * len(jobs)
     entered, release = threading.Event(), threading.Event()
     outcomes: list[Any] = [None] * (len(jobs) + 1)
@@ -67,7 +68,7 @@ def _queue_behind_one(
     release.set()
     for t in threads:
         t.join(30)
-    return outcomes, sessions
+    return outcomes, sessions[0]
 
 
 def test_queued_writes_share_one_transaction_and_each_gets_its_result(store: Store) -> None:
@@ -88,11 +89,11 @@ def test_queued_writes_share_one_transaction_and_each_gets_its_result(store: Sto
 
         return write
 
-    outcomes, firsts = _queue_behind_one(group, [job(100), job(200), job(300)])
+    outcomes, first = _queue_behind_one(group, [job(100), job(200), job(300)])
 
     assert outcomes == [103, 203, 303, "first"]
     # The three queued jobs ran in one session, not the first job's.
-    assert len(seen) == 3 and seen[0] is seen[1] is seen[2] and seen[0] is not firsts[0]
+    assert len(seen) == 3 and seen[0] is seen[1] is seen[2] and seen[0] is not first
     with store.read() as session:
         ts, _ = session.read_points(series.sid, TimeRange(), ValueFilter(), 100)
     assert sorted(ts // 1_000_000) == [100, 101, 102, 200, 201, 202, 300, 301, 302]
