@@ -36,9 +36,13 @@ class Compaction:
     seconds: float
 
 
+def _log_of(path: Path) -> Path:
+    """The write-ahead log DuckDB keeps beside the database file at ``path``."""
+    return path.with_name(path.name + ".wal")
+
+
 def _on_disk(path: Path) -> int:
-    wal = path.with_name(path.name + ".wal")
-    return sum(p.stat().st_blocks * 512 for p in (path, wal) if p.exists())
+    return sum(p.stat().st_blocks * 512 for p in (path, _log_of(path)) if p.exists())
 
 
 def _carry_sequences(db: duckdb.DuckDBPyConnection, source: str) -> None:
@@ -94,7 +98,7 @@ def compact_file(path: Path) -> Compaction:
     if not path.exists():
         raise StoreUnavailable(f"there is no embedded store at {path}")
     building = path.with_name(path.name + ".compacting")
-    leftovers = (building, building.with_name(building.name + ".wal"))
+    leftovers = (building, _log_of(building))
     for leftover in leftovers:
         leftover.unlink(missing_ok=True)
     before = _on_disk(path)
@@ -104,7 +108,7 @@ def compact_file(path: Path) -> Compaction:
             counts = _copy(db, building)
         finally:
             db.close()  # checkpoints the old file: no log is left to replay onto the new one
-        if path.with_name(path.name + ".wal").exists() or leftovers[1].exists():
+        if _log_of(path).exists() or _log_of(building).exists():
             raise StoreUnavailable(f"DuckDB left a write-ahead log beside {path}; nothing changed")
     except BaseException:
         for leftover in leftovers:
