@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
+import orjson
 
 from wattbase.errors import InvalidRequest
 from wattbase.model.points import Micros, Values
@@ -67,25 +69,77 @@ def _find_non_finite(node: Any, path: str) -> str | None:
     return None
 
 
-class _Point(msgspec.Struct, gc=False):
-    v: Any
-    ts: Any
+_COMMA = ord(",")
+Numbers = npt.NDArray[np.float64] | npt.NDArray[np.int64]
 
 
-_POINTS = msgspec.json.Encoder()
+def number_fields(numbers: Numbers) -> npt.NDArray[np.uint8]:
+    """Each number's JSON text as a row of bytes, NUL after the shorter ones."""
+    if not len(numbers):
+        return np.empty((0, 0), dtype=np.uint8)
+    # orjson writes a numpy array's numbers in C, without a Python float for each.
+    text = orjson.dumps(np.ascontiguousarray(numbers), option=orjson.OPT_SERIALIZE_NUMPY)
+    encoded = np.frombuffer(text, dtype=np.uint8)
+    # No JSON number holds a comma, so the array's commas are the boundaries.
+    ends = np.append(np.flatnonzero(encoded == _COMMA).astype(np.int32), len(encoded) - 1)
+    starts = np.empty_like(ends)
+    starts[0], starts[1:] = 1, ends[:-1] + 1
+    lengths = ends - starts
+    width = int(lengths.max())
+    padded = np.zeros(len(encoded) + width, dtype=np.uint8)
+    padded[: len(encoded)] = encoded
+    # Built column by column: rows of a few bytes each would cost numpy a loop per row.
+    columns = np.arange(width, dtype=np.int32)[:, None]
+    fields = padded[columns + starts]
+    fields *= columns < lengths
+    return np.ascontiguousarray(fields.T)
 
 
-def points_array(ts: Sequence[str] | Sequence[float], v: Values) -> msgspec.Raw:
-    """``[{"v": .., "ts": ..}, ...]`` as raw JSON, to embed in a larger answer."""
-    # One small struct per point, built by map() in C and encoded in one call: about half
-    # the time of joining encoded items in Python, and no dict per point.
-    return msgspec.Raw(_POINTS.encode(list(map(_Point, v.tolist(), ts))))
+def points_array(ts: npt.NDArray[np.uint8], v: Values, *, text: bool = True) -> msgspec.Raw:
+    """``[{"v": .., "ts": ..}, ...]`` as raw JSON, to embed in a larger answer.
+
+    ``ts`` holds a row of bytes per point, NUL-padded: RFC 3339 text (``format_codes``)
+    or, with ``text=False``, JSON numbers (``number_fields``). Each point is one record of
+    fixed-width byte fields, filled a field at a time, and the padding goes in one pass at
+    the end: about a third of the time of encoding one small object per point.
+    """
+    if len(v) == 0:
+        return msgspec.Raw(b"[]")
+    quote = b'"' if text else b""
+    fields: tuple[bytes | npt.NDArray[np.uint8], ...] = (
+        b'{"v":',
+        number_fields(v),
+        b',"ts":' + quote,
+        ts,
+        quote + b"},",
+    )
+    records = np.empty(
+        len(v), dtype=np.dtype([(f"f{i}", f"S{_width(f)}") for i, f in enumerate(fields)])
+    )
+    for i, field in enumerate(fields):
+        records[f"f{i}"] = field if isinstance(field, bytes) else _strings(field)
+    # Numbers and timestamps hold no NUL, so every NUL is padding.
+    return msgspec.Raw(b"[" + records.tobytes().replace(b"\0", b"")[:-1] + b"]")
+
+
+def _width(field: bytes | npt.NDArray[np.uint8]) -> int:
+    return len(field) if isinstance(field, bytes) else field.shape[1]
+
+
+def _strings(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.bytes_]:
+    """Rows of bytes as one fixed-width bytes string per row (a view, not a copy)."""
+    return np.ascontiguousarray(rows).view(f"S{rows.shape[1]}").ravel()
 
 
 def epoch_seconds(ts: Micros) -> list[float] | list[int]:
+    return epoch_array(ts).tolist()  # type: ignore[no-any-return]
+
+
+def epoch_array(ts: Micros) -> Numbers:
+    """Seconds since 1970: whole when every stamp is, else with their fraction."""
     if bool((ts % 1_000_000 == 0).all()):
-        return (ts // 1_000_000).tolist()  # type: ignore[no-any-return]
-    return (ts / 1e6).tolist()  # type: ignore[no-any-return]
+        return ts // 1_000_000
+    return ts / 1e6
 
 
 def json_bytes(obj: object) -> bytes:

@@ -14,13 +14,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wattbase.api.deps import SettingsDep, StoreDep, V1Caller
 from wattbase.api.openapi import COMMON, MAX_OFFSET, errors
-from wattbase.api.points_json import decode, epoch_seconds, json_bytes, points_array
+from wattbase.api.points_json import (
+    decode,
+    epoch_array,
+    json_bytes,
+    number_fields,
+    points_array,
+)
 from wattbase.core import things as things_core
 from wattbase.core.access import READ, require
 from wattbase.core.clock import zone
 from wattbase.core.reads import ReadSpec, read_series
 from wattbase.core.series import series_on
-from wattbase.core.timestamps import format_many, parse_many
+from wattbase.core.timestamps import format_codes, format_many, parse_many
 from wattbase.core.writes import (
     ByNodeTag,
     PointsIn,
@@ -191,13 +197,16 @@ def _read(
             # Every series stops where the next page starts, so no point comes twice.
             keep = ts < next_start
             ts, v = ts[keep], v[keep]
-        stamps = epoch_seconds(ts) if epoch else format_many(ts, out_zone)
+        if epoch:
+            data = points_array(number_fields(epoch_array(ts)), v, text=False)
+        else:
+            data = points_array(format_codes(ts, out_zone), v)
         answer.append(
             {
                 "node_id": node.node_id,
                 "node_uuid": str(node.uuid),
                 "tag": series.name,
-                "data": points_array(stamps, v),
+                "data": data,
             }
         )
     return answer, next_start

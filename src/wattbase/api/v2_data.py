@@ -21,7 +21,7 @@ from wattbase.core.access import READ, WRITE, require
 from wattbase.core.clock import zone
 from wattbase.core.reads import ReadSpec
 from wattbase.core.series import get_series
-from wattbase.core.timestamps import format_many, format_one, parse_many
+from wattbase.core.timestamps import format_codes, format_one, parse_many
 from wattbase.core.units import into_series_unit, read_in_unit
 from wattbase.core.writes import ByUuid, PointsIn, check_point_count, check_values, write_points
 from wattbase.errors import InvalidRequest
@@ -223,7 +223,7 @@ def _data(page: PointsPage, spec: ReadSpec, stop: int | None) -> msgspec.Raw:
         # Every series stops where the next page starts, so no point comes twice.
         keep = ts < stop
         ts, v = ts[keep], v[keep]
-    return points_array(format_many(ts, UTC if spec.precision is None else spec.tz), v)
+    return points_array(format_codes(ts, UTC if spec.precision is None else spec.tz), v)
 
 
 def _answer(request: Request, body: object, next_start: int | None) -> Response:

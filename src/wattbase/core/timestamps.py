@@ -14,6 +14,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 
 from wattbase.core.clock import offset_steps, to_micros
 from wattbase.errors import InvalidRequest
@@ -182,6 +183,19 @@ def format_many(micros: Micros, tz: ZoneInfo) -> list[str]:
     """RFC 3339 strings on the zone's clock: ``Z`` for UTC, else ``+HH:MM``."""
     if len(micros) == 0:
         return []
+    codes = format_codes(micros, tz)
+    # numpy's bytes items drop the NUL padding.
+    text = codes.view(f"S{codes.shape[1]}").ravel().astype(f"U{codes.shape[1]}")
+    return list(text.tolist())
+
+
+def format_codes(micros: Micros, tz: ZoneInfo) -> npt.NDArray[np.uint8]:
+    """``format_many`` as rows of ASCII bytes, padded with NUL where a row is shorter.
+
+    Answers are assembled from these rows without a Python string per timestamp.
+    """
+    if len(micros) == 0:
+        return np.empty((0, 0), dtype=np.uint8)
     whole_seconds = bool((micros % 1_000_000 == 0).all())
     if tz.key == "UTC":
         local, suffixes = micros, np.array(["Z"])
@@ -206,7 +220,7 @@ def format_many(micros: Micros, tz: ZoneInfo) -> list[str]:
     if local.min() < _FIRST_US or local.max() >= _AFTER_LAST_US:
         unit: Literal["s", "us"] = "s" if whole_seconds else "us"
         text = np.datetime_as_string(local.astype("datetime64[us]"), unit=unit)
-        return list(np.char.add(text, suffixes[which]).tolist())
+        return _codes(np.char.add(text, suffixes[which]))
     return _civil_text(local, whole_seconds, suffixes, which)
 
 
@@ -217,49 +231,55 @@ _AFTER_LAST_US = 253_402_300_800_000_000
 
 def _civil_text(
     local: Micros, whole_seconds: bool, suffixes: np.ndarray, which: np.ndarray
-) -> list[str]:
+) -> npt.NDArray[np.uint8]:
     """Assemble every timestamp from tables of its date and its time of day.
 
     ``np.datetime_as_string`` costs about a microsecond per element; a year of points falls
     on a few hundred dates and at most 86,400 times of day, so those are written once each
-    and gathered into one character array, whose rows become the strings.
+    and gathered, as fixed-width strings, into the fields of one record per timestamp.
     """
     days, us_of_day = np.divmod(local, 86_400_000_000)
     first, last = int(days.min()), int(days.max())
     if last - first <= 4 * len(days) + 1000:
-        dates = _codes(np.datetime_as_string(np.arange(first, last + 1).astype("datetime64[D]")))
-        date_chars = dates[days - first]
+        dates = _ascii(np.datetime_as_string(np.arange(first, last + 1).astype("datetime64[D]")))
+        fields = [dates[days - first]]
     else:
-        date_chars = _codes(np.datetime_as_string(days.astype("datetime64[D]")))
+        fields = [_ascii(np.datetime_as_string(days.astype("datetime64[D]")))]
     seconds, fraction = np.divmod(us_of_day, 1_000_000)
-    parts = [date_chars, _time_of_day()[seconds]]
+    fields.append(_time_of_day()[seconds])
     if not whole_seconds:
-        digits = np.empty((len(local), 7), dtype=np.uint32)
+        digits = np.empty((len(local), 7), dtype=np.uint8)
         digits[:, 0] = ord(".")
         for i in range(6, 0, -1):
             fraction, digit = np.divmod(fraction, 10)
             digits[:, i] = digit + ord("0")
-        parts.append(digits)
-    parts.append(_codes(suffixes)[which])
-    chars = np.concatenate(parts, axis=1)
-    return list(chars.view(f"<U{chars.shape[1]}").ravel().tolist())
+        fields.append(digits.view("S7").ravel())
+    fields.append(_ascii(suffixes)[which])
+    records = np.empty(len(local), dtype=[(f"f{i}", f.dtype) for i, f in enumerate(fields)])
+    for i, field in enumerate(fields):
+        records[f"f{i}"] = field
+    return records.view(np.uint8).reshape(len(local), records.dtype.itemsize)
 
 
-def _codes(texts: np.ndarray) -> np.ndarray:
-    """Equal-length strings as a (rows, characters) array of code points."""
-    width = int(np.char.str_len(texts).max())
-    exact = np.ascontiguousarray(texts.astype(f"<U{width}"))
-    return exact.view(np.uint32).reshape(len(texts), width)
+def _codes(texts: np.ndarray) -> npt.NDArray[np.uint8]:
+    """ASCII strings as a (rows, characters) array of bytes, NUL after the shorter ones."""
+    ascii_text = _ascii(texts)
+    return ascii_text.view(np.uint8).reshape(len(texts), ascii_text.dtype.itemsize)
 
 
-_TIMES: list[np.ndarray] = []
+def _ascii(texts: np.ndarray) -> npt.NDArray[np.bytes_]:
+    """ASCII strings as bytes strings as wide as the longest."""
+    return np.ascontiguousarray(texts.astype(f"S{int(np.char.str_len(texts).max())}"))
 
 
-def _time_of_day() -> np.ndarray:
-    """``THH:MM:SS`` of every second of a day, as code points (built once)."""
+_TIMES: list[npt.NDArray[np.bytes_]] = []
+
+
+def _time_of_day() -> npt.NDArray[np.bytes_]:
+    """``THH:MM:SS`` of every second of a day (built once)."""
     if not _TIMES:
         stamps = np.datetime_as_string(np.arange(86_400).astype("datetime64[s]"))
-        _TIMES.append(_codes(np.char.add("T", np.char.partition(stamps, "T")[:, 2])))
+        _TIMES.append(_ascii(np.char.add("T", np.char.partition(stamps, "T")[:, 2])))
     return _TIMES[0]
 
 
