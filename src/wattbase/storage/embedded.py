@@ -41,7 +41,7 @@ from wattbase.storage.embedded_datasets import DatasetRows
 from wattbase.storage.embedded_schema import SECOND, connect_file, migrate, seconds_between
 from wattbase.storage.embedded_writes import PointWrites, Tails
 from wattbase.storage.group_commit import GroupCommit
-from wattbase.storage.rollups import merge_hours, whole_hours
+from wattbase.storage.rollups import NEEDED, merge_hours, whole_hours
 from wattbase.storage.sql import (
     AGGREGATES,
     HOUR,
@@ -573,21 +573,26 @@ class EmbeddedSession(PointWrites, DatasetRows):
         edges = " OR ".join(
             f"({seconds_between(lo, hi - 1)} AND ts >= {lo} AND ts < {hi})" for lo, hi in ranges
         )
+        # Only the columns the aggregate is merged from: each one fetched costs a copy.
+        needed = NEEDED[aggregate]
+        columns = ", ".join(needed)
         if not ranges:
             points = ""
         elif sum(hi - lo for lo, hi in ranges) <= 2 * HOUR:
+            of_one = {"n": "1 AS n", "total": "v AS total", "lo": "v AS lo", "hi": "v AS hi"}
             points = (
-                f" UNION ALL SELECT {key} AS key, 1 AS n, v AS total, v AS lo, v AS hi "
+                f" UNION ALL SELECT {key} AS key, {', '.join(of_one[c] for c in needed)} "
                 f"FROM (SELECT {group} AS k, v FROM points WHERE sid = $sid AND ({edges}))"
             )
         else:
+            grouped = {"n": "count(*)", "total": "sum(v)", "lo": "min(v)", "hi": "max(v)"}
             points = (
-                f" UNION ALL SELECT {key} AS key, n, total, lo, hi FROM (SELECT {group} AS k, "
-                "count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi FROM points "
+                f" UNION ALL SELECT {key} AS key, {columns} FROM (SELECT {group} AS k, "
+                f"{', '.join(f'{grouped[c]} AS {c}' for c in needed)} FROM points "
                 f"WHERE sid = $sid AND ({edges}) GROUP BY k)"
             )
         rows = self._cur.execute(
-            f"SELECT {hour_key} AS key, n, total, lo, hi FROM (SELECT {hour_group} AS k, * "
+            f"SELECT {hour_key} AS key, {columns} FROM (SELECT {hour_group} AS k, {columns} "
             f"FROM point_hours WHERE sid = $sid AND hour >= {first} AND hour < {rolled})"
             f"{points}",
             {"sid": sid},

@@ -44,8 +44,19 @@ def hours_of(batches: Sequence[SeriesPoints]) -> dict[str, npt.NDArray[Any]]:
     return {name: np.concatenate(parts) for name, parts in columns.items()}
 
 
+# The rollup columns each aggregate is merged from; reads need fetch no others.
+NEEDED: dict[Aggregate, tuple[str, ...]] = {
+    Aggregate.AVG: ("n", "total"),
+    Aggregate.MIN: ("lo",),
+    Aggregate.MAX: ("hi",),
+    Aggregate.SUM: ("total",),
+    Aggregate.COUNT: ("n",),
+}
+
+
 def merge_hours(rows: dict[str, Any], aggregate: Aggregate) -> tuple[Micros, Values]:
-    """Bucket keys and values from rows of ``key, n, total, lo, hi`` (hours or points)."""
+    """Bucket keys and values from rows of ``key`` and the columns ``NEEDED`` for
+    ``aggregate`` of ``n, total, lo, hi`` (of hours, or of points)."""
     keys = np.asarray(rows["key"], dtype=np.int64)
     if not len(keys):
         return keys, np.empty(0, dtype=np.float64)
@@ -61,10 +72,13 @@ def merge_hours(rows: dict[str, Any], aggregate: Aggregate) -> tuple[Micros, Val
         out = np.minimum.reduceat(column("lo", np.float64), starts)
     elif aggregate is Aggregate.MAX:
         out = np.maximum.reduceat(column("hi", np.float64), starts)
+    elif aggregate is Aggregate.SUM:
+        out = np.add.reduceat(column("total", np.float64), starts)
     else:
-        total = np.add.reduceat(column("total", np.float64), starts)
-        n = np.add.reduceat(column("n", np.int64), starts)
-        out = {Aggregate.SUM: total, Aggregate.COUNT: n.astype(np.float64)}.get(
-            aggregate, total / n
+        n = np.add.reduceat(column("n", np.int64), starts).astype(np.float64)
+        out = (
+            n
+            if aggregate is Aggregate.COUNT
+            else np.add.reduceat(column("total", np.float64), starts) / n
         )
     return keys[starts], out
