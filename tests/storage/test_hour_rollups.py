@@ -201,8 +201,8 @@ def test_a_store_from_before_rollups_gets_them_filled(tmp_path: Path) -> None:
         assert store.roll_hours() == 1
         kept, truth = _rollup_and_truth(store)
         assert kept == truth
-        # The hour of the last point stays open to appends.
-        assert [row[2] for row in kept] == [60, 60]
+        # The hour of the last point is rolled up too.
+        assert [row[2] for row in kept] == [60, 60, 1]
     finally:
         store.close()
 
@@ -216,9 +216,9 @@ def test_appends_merge_into_their_hours(store: Store) -> None:
         _roll(store)
         kept, truth = _rollup_and_truth(store)
         assert kept == truth
-    hours = [(BASE, 4), (BASE + HOUR, 1), (BASE + 3 * HOUR, 1)]
-    if not isinstance(store, EmbeddedStore):
-        hours.append((BASE + 4 * HOUR, 1))  # the embedded store leaves the last hour open
+    # Each append but the first began in the hour the roll before it closed: the embedded
+    # store rolls up a series' last hour too, and recomputes it when more points come.
+    hours = [(BASE, 4), (BASE + HOUR, 1), (BASE + 3 * HOUR, 1), (BASE + 4 * HOUR, 1)]
     assert [(row[1], row[2]) for row in kept if row[0] == sid] == hours
 
 

@@ -6,11 +6,15 @@ whose buckets are made of whole hours (``sql.hours_fit``) read the rows of the r
 in their range and the points of the rest: a year of minute data is 8,760 rows instead of
 525,600 points.
 
-Ingest pays nothing for this: ``roll_hours`` moves the marks forward, to the hour of each
-series' last point, with each idle checkpoint (writes paused, or a minute of them).
-Appends lie after a series' last point, so they never touch a rolled hour. Every other
-change to points before a mark (an overwrite, a window cleared, a delete) recomputes the
-hours it touched within the same transaction, so the rollup never disagrees with a commit.
+Ingest pays almost nothing for this: ``roll_hours`` moves the marks forward, past the hour
+of each series' last point, with each idle checkpoint (writes paused, or a minute of them).
+Appends lie after a series' last point, so only the first append after a roll can touch a
+rolled hour: the one its series ended in. That append, and every other change to points
+before a mark (an overwrite, a window cleared, a delete), recomputes the hours it touched
+within the same transaction, so the rollup never disagrees with a commit.
+
+The last hour is rolled up too, although more points may come for it: reads of a series'
+whole range then need no points at all, and a new roll costs the next append one hour.
 """
 
 from __future__ import annotations
@@ -103,8 +107,8 @@ class HourRollups:
         self.dropped_marks.add(sid)
 
     def roll_hours(self, sids: Sequence[int] | None) -> dict[int, int]:
-        """Roll up each series' hours before the hour of its last point (of ``sids``; None:
-        of every series); the new marks."""
+        """Roll up each series' hours through the hour of its last point (of ``sids``;
+        None: of every series); the new marks."""
         if sids is not None and not sids:
             return {}
         marks = self._marks(sids)
@@ -114,7 +118,7 @@ class HourRollups:
         ).fetchall()
         spans: dict[int, tuple[int, int]] = {}
         for sid, tail in tails:
-            start, stop = marks.get(int(sid), MIN_TS), floor_hour(int(tail))
+            start, stop = marks.get(int(sid), MIN_TS), floor_hour(int(tail)) + HOUR
             if stop > start:
                 spans[int(sid)] = (start, stop - HOUR)
         if not spans:

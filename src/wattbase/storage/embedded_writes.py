@@ -17,6 +17,7 @@ import numpy as np
 from wattbase.model.points import PointCounts, SeriesPoints, WriteMode
 from wattbase.storage.embedded_rollups import HourRollups
 from wattbase.storage.embedded_schema import SECOND, seconds_between
+from wattbase.storage.sql import MIN_TS
 
 # The stored columns of ``points`` (``ts`` is computed), filled from the batch ``b``.
 STORED = "(sid, ts_s, ts_us, v)"
@@ -53,6 +54,8 @@ class PointWrites(HourRollups):
     _fresh_sids: set[int]
     # Series whose points this transaction wrote, for the store's next roll_hours.
     written_sids: set[int]
+    # Committed rollup marks (the store's copy, current under the write lock).
+    _rolled: dict[int, int]
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         # Drained at once: DuckDB refuses new work on a cursor with an unread result.
@@ -79,11 +82,12 @@ class PointWrites(HourRollups):
         if rest:
             self._merge(rest, counts, update=mode is WriteMode.UPDATE_WINDOW)
         self._note_written(batches)
-        # Appends lie after every rolled hour; the rest may change one.
+        # Appends lie after every rolled hour but the last; the rest may change any.
         if mode is WriteMode.REPLACE_WINDOW:
             self._redo_hours(cleared)
         else:
-            self._redo_hours([(b.sid, int(b.ts[0]), int(b.ts[-1])) for b in rest])
+            changed = rest + [b for b in appends if int(b.ts[0]) < self._rolled.get(b.sid, MIN_TS)]
+            self._redo_hours([(b.sid, int(b.ts[0]), int(b.ts[-1])) for b in changed])
         return counts
 
     def _note_written(self, batches: Sequence[SeriesPoints]) -> None:
