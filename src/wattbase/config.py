@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     keep_alive_seconds: int = Field(
         5, gt=0, description="Time an idle keep-alive connection stays open."
     )
+    read_cache_points: int = Field(
+        4_000_000,
+        ge=0,
+        description="Points of series read again and again that the embedded store keeps in "
+        "memory for raw reads (16 bytes each; a series of up to a quarter of them); 0: none.",
+    )
     switch_interval_us: int = Field(
         50,
         ge=1,

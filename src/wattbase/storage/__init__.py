@@ -21,4 +21,4 @@ def open_store(settings: Settings) -> Store:
         )
     from wattbase.storage.embedded import EmbeddedStore
 
-    return EmbeddedStore(settings.embedded_path)
+    return EmbeddedStore(settings.embedded_path, cache_points=settings.read_cache_points)

@@ -38,6 +38,7 @@ from wattbase.storage.embedded_backup import Snapshot, write_snapshot
 from wattbase.storage.embedded_cache import MetaCache, SeriesKey, SeriesNames
 from wattbase.storage.embedded_checkpoints import WAL_LIMIT, IdleCheckpoints
 from wattbase.storage.embedded_datasets import DatasetRows
+from wattbase.storage.embedded_point_cache import PointCache
 from wattbase.storage.embedded_schema import SECOND, connect_file, migrate, seconds_between
 from wattbase.storage.embedded_writes import PointWrites, Tails
 from wattbase.storage.group_commit import GroupCommit
@@ -180,8 +181,11 @@ class EmbeddedSession(PointWrites, DatasetRows):
         tails: Tails | None = None,
         names: SeriesNames | None = None,
         marks: dict[int, int] | None = None,
+        points: PointCache | None = None,
     ) -> None:
         self._cur = cursor
+        # Whole series for raw reads: given to read sessions only (see embedded_point_cache).
+        self._points = points
         # Committed rollup marks (the store's copy); reads use them instead of the table.
         self._rolled = {} if marks is None else marks
         self.dropped_marks: set[int] = set()
@@ -196,6 +200,8 @@ class EmbeddedSession(PointWrites, DatasetRows):
         self.added_names: dict[tuple[str, UUID, str], Series] = {}
         self._fresh_sids: set[int] = set()
         self.written_sids: set[int] = set()
+        # Series whose points this transaction may have changed, for PointCache.changed.
+        self.changed_sids: set[int] = set()
 
     def _cached(self, key: tuple[object, ...], load: Callable[[], T | None]) -> T | None:
         if self.changed_meta:
@@ -474,6 +480,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         row = self._one("SELECT sid FROM series WHERE domain = ? AND uuid = ?", [domain, uuid])
         if row is None:
             return
+        self.changed_sids.add(int(row[0]))
         self._run("DELETE FROM points WHERE sid = ?", [row[0]])
         self._drop_hours(row[0])
         self._changing("DELETE FROM series WHERE uuid = ?", [uuid])
@@ -489,6 +496,9 @@ class EmbeddedSession(PointWrites, DatasetRows):
         descending: bool = False,
     ) -> tuple[Micros, Values]:
         start, end = span_bounds(span)
+        whole = self._whole_series(sid)
+        if whole is not None:
+            return _cut(whole, (start, end), values, limit, descending)
         clauses, params = ["sid = ?", seconds_between(start, end - 1)], list[object]([sid])
         # The bound on whole seconds is exact at an end that falls on a second; only an end
         # inside a second needs the computed ``ts``, which costs DuckDB a third more time.
@@ -519,6 +529,27 @@ class EmbeddedSession(PointWrites, DatasetRows):
             [*params, limit],
         )
         return _columns(result.fetchnumpy(), "ts", "v")
+
+    def _whole_series(self, sid: int) -> tuple[Micros, Values] | None:
+        """``sid``'s points from the point cache, loaded into it on a second miss."""
+        cache = self._points
+        if cache is None:
+            return None
+        found = cache.get(sid)
+        if found is not None or not cache.wanted(sid):
+            return found
+        generation = cache.generation(sid)
+        columns = self._cur.execute(
+            "SELECT ts_s, ts_us, v FROM points WHERE sid = ? LIMIT ?", [sid, cache.most + 1]
+        ).fetchnumpy()
+        ts = np.asarray(columns["ts_s"], dtype=np.int64) * SECOND + columns["ts_us"]
+        if len(ts) > cache.most:
+            cache.too_large(sid, generation)
+            return None
+        order = np.argsort(ts, kind="stable")
+        found = ts[order], np.asarray(columns["v"], dtype=np.float64)[order]
+        cache.offer(sid, generation, *found)
+        return found
 
     def aggregate_points(
         self,
@@ -600,6 +631,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         return merge_hours(rows, aggregate)
 
     def delete_points(self, sid: int, span: TimeRange, values: ValueFilter) -> int:
+        self.changed_sids.add(sid)
         start, end = span_bounds(span)
         extra = value_filter(values)
         row = self._one(
@@ -676,6 +708,26 @@ class EmbeddedSession(PointWrites, DatasetRows):
         return 0 if row is None else int(row[0])
 
 
+def _cut(
+    whole: tuple[Micros, Values],
+    bounds: tuple[int, int],
+    values: ValueFilter,
+    limit: int,
+    descending: bool,
+) -> tuple[Micros, Values]:
+    """What ``read_points`` answers for ``[start, end)``, from a series' sorted points."""
+    ts, v = whole
+    first, after = np.searchsorted(ts, bounds)
+    ts, v = ts[first:after], v[first:after]
+    if values.ge is not None or values.le is not None:
+        keep = values.keeps(v)
+        ts, v = ts[keep], v[keep]
+    if descending:
+        ts, v = ts[::-1], v[::-1]
+    # Copies: the cached arrays are read-only, and answers are the caller's to change.
+    return ts[:limit].copy(), v[:limit].copy()
+
+
 def _columns(result: dict[str, Any], keys: str, values: str) -> tuple[Micros, Values]:
     return (
         np.asarray(result[keys], dtype=np.int64),
@@ -686,7 +738,7 @@ def _columns(result: dict[str, Any], keys: str, values: str) -> tuple[Micros, Va
 class EmbeddedStore:
     """The DuckDB file at ``path``; see the module docstring for the threading rules."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, cache_points: int = 0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = connect_file(path, "or make this change through the HTTP API")
@@ -702,6 +754,7 @@ class EmbeddedStore:
         # Each series' rollup mark as committed: written only under the write lock.
         self._marks: dict[int, int] = {}
         self._names = SeriesNames()
+        self._points = PointCache(cache_points)
         self._grouped = GroupCommit(self.write)
         migrate(self._db)
         _drain(self._db, f"SET checkpoint_threshold = '{WAL_LIMIT}'")
@@ -734,7 +787,7 @@ class EmbeddedStore:
 
     @contextmanager
     def read(self) -> Iterator[EmbeddedSession]:
-        yield EmbeddedSession(self._reader(), self._meta, marks=self._marks)
+        yield EmbeddedSession(self._reader(), self._meta, marks=self._marks, points=self._points)
 
     @contextmanager
     def write(self) -> Iterator[EmbeddedSession]:
@@ -743,8 +796,12 @@ class EmbeddedStore:
                 raise StoreUnavailable("the store is closed")
             cur = self._writer
             session = EmbeddedSession(cur, self._meta, self._tails, self._names, self._marks)
-            with _transaction(cur):
-                yield session
+            try:
+                with _transaction(cur):
+                    yield session
+            finally:
+                # After the commit (or the rollback), before the write is answered.
+                self._points.changed(session.changed_sids)
             self.checkpoints.wrote()
             self._tails.commit(session.pending_tails)
             self._unrolled |= session.written_sids

@@ -54,6 +54,8 @@ class PointWrites(HourRollups):
     _fresh_sids: set[int]
     # Series whose points this transaction wrote, for the store's next roll_hours.
     written_sids: set[int]
+    # Series whose points this transaction may have changed, for the store's point cache.
+    changed_sids: set[int]
     # Committed rollup marks (the store's copy, current under the write lock).
     _rolled: dict[int, int]
 
@@ -67,6 +69,7 @@ class PointWrites(HourRollups):
     ) -> dict[int, PointCounts]:
         counts = {b.sid: PointCounts() for b in batches}
         self.written_sids.update(b.sid for b in batches)
+        self.changed_sids.update(b.sid for b in batches)
         if mode is WriteMode.REPLACE_WINDOW:
             self._clear_windows(batches, counts)
             cleared = [(b.sid, *span) for b in batches if (span := b.replace_span())]
