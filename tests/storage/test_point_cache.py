@@ -231,3 +231,12 @@ def test_a_read_after_an_acknowledged_write_sees_it(cached: tuple[EmbeddedStore,
             t.join()
     assert stale == []
     assert hits[0] > 0  # the readers did read from the cache between the writes
+
+
+def test_a_series_loaded_before_waits_for_more_reads_after_a_change() -> None:
+    cache = PointCache(1_000_000)
+    assert [cache.wanted(1) for _ in range(2)] == [False, True]
+    cache.offer(1, cache.generation(1), np.arange(250_000), np.zeros(250_000))
+    cache.changed([1])
+    # Two reads, and one more for each 100,000 points it had.
+    assert [cache.wanted(1) for _ in range(5)] == [False, False, False, True, True]

@@ -544,7 +544,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         ).fetchnumpy()
         ts = np.asarray(columns["ts_s"], dtype=np.int64) * SECOND + columns["ts_us"]
         if len(ts) > cache.most:
-            cache.too_large(sid, generation)
+            cache.too_large(sid)
             return None
         order = np.argsort(ts, kind="stable")
         found = ts[order], np.asarray(columns["v"], dtype=np.float64)[order]

@@ -10,8 +10,11 @@ a series held in memory, it costs microseconds. The rules, as for ``MetaCache``:
   write was acknowledged never sees the points from before it.
 - A reader notes the series' generation before it loads the points and keeps them only if
   no commit changed them meanwhile: a load that raced a write is used once, not kept.
-- A series is loaded whole on its second read that finds it missing, so that reading a
-  series once never pays for all of it; one series may take at most a quarter of the room.
+- A series is loaded whole on its second read since its last change that finds it
+  missing, so that reading a series once never pays for all of it. A series loaded before
+  waits one more read for every 100,000 points it had: one that is written to between
+  reads would otherwise be loaded again after every write. One series may take at most a
+  quarter of the room; one found larger is not loaded again.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from collections.abc import Iterable
 
 from wattbase.model.points import Micros, Values
 
-# Series a load is remembered for (read once, or too large); beyond this, forgotten.
+# Series whose misses and sizes are remembered; beyond this, forgotten.
 _REMEMBERED = 100_000
+# Points of a series that one more read must ask for before it is loaded again.
+_POINTS_PER_READ = 100_000
 
 
 class PointCache:
@@ -34,9 +39,11 @@ class PointCache:
         self._series: OrderedDict[int, tuple[Micros, Values]] = OrderedDict()
         self._held = 0
         self._generations: dict[int, int] = {}
-        # Series read once and missing (value: 1), or found too large (value: -1), as of
-        # their generation.
+        # Reads that missed each series since its last change: (generation, count).
         self._missed: dict[int, tuple[int, int]] = {}
+        # Points each series had when it was last loaded, and the series found too large.
+        self._sizes: dict[int, int] = {}
+        self._too_large: set[int] = set()
         self._lock = threading.Lock()
 
     @property
@@ -55,28 +62,32 @@ class PointCache:
         return self._generations.get(sid, 0)
 
     def wanted(self, sid: int) -> bool:
-        """Whether to load ``sid`` whole now: on its second miss, unless it was too large."""
-        if self.most == 0:
+        """Whether to load ``sid`` whole now (see the module's rules); counts this miss."""
+        if self.most == 0 or sid in self._too_large:
             return False
         with self._lock:
             generation = self._generations.get(sid, 0)
-            seen = self._missed.get(sid)
-            if seen is not None and seen[0] == generation:
-                return seen[1] > 0
+            seen, misses = self._missed.get(sid, (generation, 0))
+            misses = misses + 1 if seen == generation else 1
             if len(self._missed) >= _REMEMBERED:
                 self._missed.clear()
-            self._missed[sid] = (generation, 1)
-            return False
+            self._missed[sid] = (generation, misses)
+            return misses >= 2 + self._sizes.get(sid, 0) // _POINTS_PER_READ
 
-    def too_large(self, sid: int, generation: int) -> None:
+    def too_large(self, sid: int) -> None:
         with self._lock:
-            self._missed[sid] = (generation, -1)
+            if len(self._too_large) >= _REMEMBERED:
+                self._too_large.clear()
+            self._too_large.add(sid)
 
     def offer(self, sid: int, generation: int, ts: Micros, v: Values) -> None:
         """Keep ``sid``'s points (sorted by time), loaded at ``generation``, if still current."""
         if len(ts) > self.most:
             return
         with self._lock:
+            if len(self._sizes) >= _REMEMBERED:
+                self._sizes.clear()
+            self._sizes[sid] = len(ts)
             if self._generations.get(sid, 0) != generation or sid in self._series:
                 return
             # Read-only, so that no caller can change the points another one will read.

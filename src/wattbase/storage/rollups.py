@@ -44,7 +44,7 @@ def hours_of(batches: Sequence[SeriesPoints]) -> dict[str, npt.NDArray[Any]]:
     return {name: np.concatenate(parts) for name, parts in columns.items()}
 
 
-# The rollup columns each aggregate is merged from; reads need fetch no others.
+# The rollup columns each aggregate is merged from; reads fetch no others.
 NEEDED: dict[Aggregate, tuple[str, ...]] = {
     Aggregate.AVG: ("n", "total"),
     Aggregate.MIN: ("lo",),
