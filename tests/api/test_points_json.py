@@ -24,7 +24,7 @@ def encoded_one_by_one(stamps: list[str] | list[float] | list[int], v: np.ndarra
 
 @settings(max_examples=200, deadline=None)
 @given(
-    micros=arrays(np.int64, st.integers(0, 60), elements=MICROS),
+    micros=arrays(np.int64, st.integers(0, 300), elements=MICROS),
     v=st.data(),
     tz_name=st.sampled_from(["UTC", "Europe/Stockholm", "America/St_Johns"]),
 )
@@ -41,7 +41,7 @@ def test_text_stamps_match_encoding_each_point(
 
 @settings(max_examples=100, deadline=None)
 @given(
-    micros=arrays(np.int64, st.integers(0, 60), elements=MICROS),
+    micros=arrays(np.int64, st.integers(0, 300), elements=MICROS),
     v=st.data(),
 )
 def test_epoch_stamps_match_encoding_each_point(micros: np.ndarray, v: st.DataObject) -> None:
@@ -56,3 +56,21 @@ def test_number_fields_are_padded_with_nul(numbers: list[float] | list[int]) -> 
     assert fields.shape[1] == max((len(orjson.dumps(x)) for x in numbers), default=0)
     rows = [bytes(row).rstrip(b"\0") for row in fields]
     assert rows == [orjson.dumps(x) for x in numbers]
+
+
+@pytest.mark.parametrize("n", [1, 100, 101, 5_000])
+@pytest.mark.parametrize("text", [True, False])
+def test_short_and_long_answers_are_written_alike(n: int, text: bool) -> None:
+    """Up to 100 points are encoded one by one, more as records: the same bytes either way."""
+    rng = np.random.default_rng(n)
+    micros = np.sort(rng.integers(-3_000_000_000, 4_000_000_000, n)) * 1_000_000
+    micros[::3] += rng.integers(0, 1_000_000, len(micros[::3]))
+    values = rng.normal(0, 1e3, n) * 10.0 ** rng.integers(-20, 20, n)
+    if text:
+        tz = zone("Europe/Stockholm")
+        answer = points_array(format_codes(micros, tz), values)
+        expected = encoded_one_by_one(format_many(micros, tz), values)
+    else:
+        answer = points_array(number_fields(epoch_array(micros)), values, text=False)
+        expected = encoded_one_by_one(epoch_seconds(micros), values)
+    assert bytes(answer) == expected
