@@ -40,6 +40,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
     store = EmbeddedStore(tmp_path_factory.mktemp("cache") / "w.duckdb", cache_points=10_000)
     with store.write() as session:
         sid = new_series(session).sid
+    assert sid == 1  # the examples read series 1
     rng = np.random.default_rng(3)
     ts = BASE + np.arange(500, dtype=np.int64) * MINUTE + rng.integers(0, 2, 500) * 250_000
     for part in np.array_split(rng.permutation(500), 5):
