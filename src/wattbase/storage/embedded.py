@@ -516,9 +516,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         # unordered and sorting in numpy (if at all) costs half of DuckDB's ORDER BY ... LIMIT.
         # Only when the limit cut the answer short does the ordered query have to run.
         found = self._cur.execute(f"SELECT ts_s, ts_us, v {where} LIMIT ?", [*params, limit])
-        columns = found.fetchnumpy()
-        ts = np.asarray(columns["ts_s"], dtype=np.int64) * SECOND + columns["ts_us"]
-        v = np.asarray(columns["v"], dtype=np.float64)
+        ts, v = _stored(found.fetchnumpy())
         if len(ts) < limit:
             if len(ts) > 1 and not bool((ts[1:] > ts[:-1]).all()):
                 order = np.argsort(ts)
@@ -539,15 +537,16 @@ class EmbeddedSession(PointWrites, DatasetRows):
         if found is not None or not cache.wanted(sid):
             return found
         generation = cache.generation(sid)
-        columns = self._cur.execute(
-            "SELECT ts_s, ts_us, v FROM points WHERE sid = ? LIMIT ?", [sid, cache.most + 1]
-        ).fetchnumpy()
-        ts = np.asarray(columns["ts_s"], dtype=np.int64) * SECOND + columns["ts_us"]
+        ts, v = _stored(
+            self._cur.execute(
+                "SELECT ts_s, ts_us, v FROM points WHERE sid = ? LIMIT ?", [sid, cache.most + 1]
+            ).fetchnumpy()
+        )
         if len(ts) > cache.most:
             cache.too_large(sid)
             return None
         order = np.argsort(ts, kind="stable")
-        found = ts[order], np.asarray(columns["v"], dtype=np.float64)[order]
+        found = ts[order], v[order]
         cache.offer(sid, generation, *found)
         return found
 
@@ -726,6 +725,13 @@ def _cut(
         ts, v = ts[::-1], v[::-1]
     # Copies: the cached arrays are read-only, and answers are the caller's to change.
     return ts[:limit].copy(), v[:limit].copy()
+
+
+def _stored(result: dict[str, Any]) -> tuple[Micros, Values]:
+    """Times and values from fetched ``ts_s, ts_us, v``: the stored columns, cheaper to
+    fetch than the computed ``ts``."""
+    ts = np.asarray(result["ts_s"], dtype=np.int64) * SECOND + result["ts_us"]
+    return ts, np.asarray(result["v"], dtype=np.float64)
 
 
 def _columns(result: dict[str, Any], keys: str, values: str) -> tuple[Micros, Values]:
