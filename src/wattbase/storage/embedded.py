@@ -39,7 +39,13 @@ from wattbase.storage.embedded_cache import MetaCache, SeriesKey, SeriesNames
 from wattbase.storage.embedded_checkpoints import WAL_LIMIT, IdleCheckpoints
 from wattbase.storage.embedded_datasets import DatasetRows
 from wattbase.storage.embedded_point_cache import PointCache
-from wattbase.storage.embedded_schema import SECOND, connect_file, migrate, seconds_between
+from wattbase.storage.embedded_schema import (
+    SECOND,
+    connect_file,
+    hours_between,
+    migrate,
+    seconds_between,
+)
 from wattbase.storage.embedded_writes import PointWrites, Tails
 from wattbase.storage.group_commit import GroupCommit
 from wattbase.storage.rollups import NEEDED, merge_hours, whole_hours
@@ -623,7 +629,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
             )
         rows = self._cur.execute(
             f"SELECT {hour_key} AS key, {columns} FROM (SELECT {hour_group} AS k, {columns} "
-            f"FROM point_hours WHERE sid = $sid AND hour >= {first} AND hour < {rolled})"
+            f"FROM point_hours WHERE sid = $sid AND {hours_between(first, rolled - 1)})"
             f"{points}",
             {"sid": sid},
         ).fetchnumpy()

@@ -22,9 +22,9 @@ from wattbase.errors import StoreUnavailable
 from wattbase.storage.disk import fsync_path
 from wattbase.storage.embedded_schema import connect_file, migrate, path_literal, table_counts
 
-# Stored columns only: ``points.ts`` is computed from them.
-COLUMNS = {"points": "sid, ts_s, ts_us, v"}
-ORDER = {"points": "sid, ts_s, ts_us", "point_hours": "sid, hour"}
+# Stored columns only: ``points.ts`` and ``point_hours.hour`` are computed from them.
+COLUMNS = {"points": "sid, ts_s, ts_us, v", "point_hours": "sid, h, n, total, lo, hi"}
+ORDER = {"points": "sid, ts_s, ts_us", "point_hours": "sid, h"}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from wattbase.errors import StoreUnavailable
+from wattbase.storage.sql import HOUR
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -128,6 +129,25 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE points;
     ALTER TABLE points_by_second RENAME TO points;
     """,
+    # 7: rollup hours as hour numbers ``h``, with ``hour`` computed from them. Rows of many
+    # series lie side by side, and a group of 2,048 hour starts that jumps between them took
+    # 40 bits an hour in microseconds; as hour numbers 14 for a year's span. Reads bound
+    # ``h`` too, for the zone maps (see ``hours_between``).
+    """
+    CREATE TABLE point_hours_by_number (
+        sid INTEGER NOT NULL,
+        h BIGINT NOT NULL,
+        n BIGINT NOT NULL,
+        total DOUBLE NOT NULL,
+        lo DOUBLE NOT NULL,
+        hi DOUBLE NOT NULL,
+        hour BIGINT GENERATED ALWAYS AS (h * 3600000000) VIRTUAL
+    );
+    INSERT INTO point_hours_by_number (sid, h, n, total, lo, hi)
+        SELECT sid, hour // 3600000000, n, total, lo, hi FROM point_hours ORDER BY sid, hour;
+    DROP TABLE point_hours;
+    ALTER TABLE point_hours_by_number RENAME TO point_hours;
+    """,
 )
 
 SECOND = 1_000_000
@@ -189,3 +209,10 @@ def seconds_between(first: int, last: int, alias: str = "") -> str:
     """
     column = f"{alias}.ts_s" if alias else "ts_s"
     return f"{column} BETWEEN {first // SECOND} AND {last // SECOND}"
+
+
+def hours_between(first: int, last: int, alias: str = "") -> str:
+    """The stored hour-number bound of the hour starts ``first..last`` (inclusive), for a
+    WHERE on ``point_hours``: like ``ts``, its ``hour`` is computed (see ``seconds_between``)."""
+    column = f"{alias}.h" if alias else "h"
+    return f"{column} BETWEEN {first // HOUR} AND {last // HOUR}"
