@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.storage.fixtures import new_series
+from tests.storage.test_embedded_layout import block_size
 from tests.test_backups import embedded, everything, fill, wattbase  # noqa: F401 - a fixture
 from wattbase.api import create_app
 from wattbase.config import Settings
@@ -23,6 +24,7 @@ from wattbase.model.points import SeriesPoints, WriteMode
 from wattbase.model.query import TimeRange, ValueFilter
 from wattbase.storage import embedded_compact, open_store
 from wattbase.storage.base import Store
+from wattbase.storage.embedded import EmbeddedStore
 
 MINUTE = 60_000_000
 POINTS = 300_000
@@ -147,3 +149,20 @@ def test_compact_refuses_a_running_store_and_postgresql(tmp_path: Path) -> None:
     assert done.returncode == 0 and "compacted 0 points" in done.stderr, done.stderr
     with pytest.raises(InvalidRequest, match="VACUUM FULL"):
         compaction.compact(settings.model_copy(update={"database_url": "postgresql://x/y"}))
+
+
+def test_compaction_moves_an_older_file_to_64_kib_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "wattbase.duckdb"
+    duckdb.connect(str(path)).close()  # DuckDB's default blocks, as earlier versions made
+    store = EmbeddedStore(path)
+    ts = np.arange(5_000, dtype=np.int64) * MINUTE
+    try:
+        with store.write() as session:
+            session.write_points([SeriesPoints(3, ts, ts / 1e9)], WriteMode.INSERT)
+    finally:
+        store.close()
+    assert block_size(path) == 262_144
+    rows = tables(path)
+    embedded_compact.compact_file(path)
+    assert block_size(path) == 65_536
+    assert tables(path) == rows

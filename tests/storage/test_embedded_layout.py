@@ -1,10 +1,12 @@
 """The embedded store keeps times as whole seconds plus microseconds (migration 6), and a
-store from before that keeps every point, to the microsecond, when it is opened."""
+store from before that keeps every point, to the microsecond, when it is opened. New files
+have 64 KiB blocks, in which every point column is still compressed."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import numpy as np
 
 from wattbase.model.points import SeriesPoints, WriteMode
@@ -82,3 +84,40 @@ def test_a_store_from_before_the_split_keeps_every_point(tmp_path: Path) -> None
         assert [c for (c,) in columns] == ["sid", "ts_s", "ts_us", "v", "ts"]
     finally:
         store.close()
+
+
+def block_size(path: Path) -> int:
+    db = duckdb.connect(str(path), read_only=True)
+    try:
+        return int(db.execute("SELECT block_size FROM pragma_database_size()").fetchall()[0][0])
+    finally:
+        db.close()
+
+
+def test_a_new_file_has_64_kib_blocks_and_packs_every_point_column(tmp_path: Path) -> None:
+    path = tmp_path / "wattbase.duckdb"
+    store = EmbeddedStore(path)
+    n = 300_000
+    ts = 1_700_000_000_000_000 + np.arange(n, dtype=np.int64) * 60_000_000
+    v = np.round(20 + 8 * np.sin(np.arange(n) / 229), 2)
+    try:
+        with store.write() as session:
+            session.write_points([SeriesPoints(1, ts, v)], WriteMode.INSERT)
+            session.write_points([SeriesPoints(2, ts, v + 1)], WriteMode.INSERT)
+        cursor = store._db.cursor()
+        cursor.execute("CHECKPOINT")
+        kinds = cursor.execute(
+            "SELECT column_name, list(DISTINCT compression) FROM pragma_storage_info('points') "
+            "WHERE segment_type <> 'VALIDITY' GROUP BY ALL"
+        ).fetchall()
+        cursor.close()
+    finally:
+        store.close()
+    assert block_size(path) == 65_536
+    # In blocks of 32 KiB, DuckDB stored the times uncompressed.
+    assert {column: "Uncompressed" in found for column, found in kinds} == {
+        "sid": False,
+        "ts_s": False,
+        "ts_us": False,
+        "v": False,
+    }

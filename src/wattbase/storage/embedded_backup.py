@@ -25,7 +25,7 @@ import duckdb
 from wattbase.errors import InvalidRequest
 from wattbase.storage.blobs import CHECKSUM, CHUNK
 from wattbase.storage.disk import fsync_path
-from wattbase.storage.embedded_schema import path_literal, table_counts
+from wattbase.storage.embedded_schema import open_file, path_literal, table_counts
 
 FORMAT = "wattbase-embedded-snapshot"
 VERSION = 1
@@ -130,7 +130,7 @@ def _sha256(path: Path) -> str:
 
 
 def _import(source: Path, building: Path) -> dict[str, int]:
-    db = duckdb.connect(str(building / DATABASE_FILE))
+    db = open_file(building / DATABASE_FILE)
     try:
         db.execute(f"IMPORT DATABASE {path_literal((source / 'db').absolute())}").fetchall()
         found = table_counts(db)

@@ -20,7 +20,13 @@ import duckdb
 
 from wattbase.errors import StoreUnavailable
 from wattbase.storage.disk import fsync_path
-from wattbase.storage.embedded_schema import connect_file, migrate, path_literal, table_counts
+from wattbase.storage.embedded_schema import (
+    connect_file,
+    migrate,
+    open_file,
+    path_literal,
+    table_counts,
+)
 
 # Stored columns only: ``points.ts`` and ``point_hours.hour`` are computed from them.
 COLUMNS = {"points": "sid, ts_s, ts_us, v", "point_hours": "sid, h, n, total, lo, hi"}
@@ -65,7 +71,7 @@ def _copy(db: duckdb.DuckDBPyConnection, building: Path) -> dict[str, int]:
     """Fill the fresh file at ``building`` from ``db``'s tables; their row counts."""
     migrate(db)  # an older file: the same schema as the fresh one
     source = db.execute("SELECT current_database()").fetchall()[0][0]
-    fresh = duckdb.connect(str(building))
+    fresh = open_file(building)
     try:
         migrate(fresh)
     finally:
