@@ -43,6 +43,12 @@ def test_the_scan_finds_the_parsers_depth(value: Any, cuts: list[int]) -> None:
         assert not passes(body, deepest - 1, cuts)
 
 
+def test_pairs_at_the_start_of_a_chunk_count_from_the_depth_before_it() -> None:
+    # Found by the test above: "[" then "[{}]]" passed a limit of 2.
+    assert not passes(b"[[{}]]", 2, [1])
+    assert passes(b"[[{}]]", 3, [1])
+
+
 def test_brackets_and_escapes_inside_strings_do_not_count() -> None:
     body = rb'[{"tag": "[[[{{{\"]]]\\", "x": "\\\\\"[["}]'
     assert json.loads(body)

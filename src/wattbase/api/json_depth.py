@@ -65,7 +65,9 @@ class DepthScanner:
         found = np.frombuffer(marks, dtype=np.uint8)
         inside = (np.cumsum(found == _QUOTE) + self.in_string) & 1
         depths = self.depth + np.cumsum(np.where(inside == 0, _DELTA[found], 0))
-        return int(depths.max()), int(depths[-1]), bool(inside[-1])
+        # From the depth the chunk starts at: pairs removed before its first closing bracket
+        # (``[{}]`` of ``[{}]]``) went deeper than anything after it.
+        return max(self.depth, int(depths.max())), int(depths[-1]), bool(inside[-1])
 
 
 # Bodies that are not JSON; every other body is scanned, since the point routes decode
