@@ -15,7 +15,8 @@ from tests.storage.fixtures import new_series
 from wattbase.model.points import SeriesPoints, WriteMode
 from wattbase.model.query import TimeRange, ValueFilter
 from wattbase.model.things import SeriesFilter
-from wattbase.storage.embedded import EmbeddedSession, EmbeddedStore
+from wattbase.storage.base import NotInMemory
+from wattbase.storage.embedded import FROM_MEMORY_POINTS, EmbeddedSession, EmbeddedStore
 from wattbase.storage.embedded_point_cache import PointCache
 
 BASE = 1_700_000_000_000_000
@@ -241,3 +242,47 @@ def test_a_series_loaded_before_waits_for_more_reads_after_a_change() -> None:
     cache.changed([1])
     # Two reads, and one more for each 100,000 points it had.
     assert [cache.wanted(1) for _ in range(5)] == [False, False, False, True, True]
+
+
+def _from_memory(store: EmbeddedStore, sid: int) -> tuple[np.ndarray, np.ndarray]:
+    with store.read_from_memory() as session:
+        return session.read_points(sid, TimeRange(BASE, BASE + 50 * MINUTE), ValueFilter(), 100)
+
+
+def test_a_memory_read_answers_from_the_cache_or_refuses(
+    cached: tuple[EmbeddedStore, int],
+) -> None:
+    store, sid = cached
+    _write(store, sid, list(range(0, 100)), 1.0, WriteMode.INSERT)
+    _read(store, sid)  # the first miss
+    # Refused, and not counted as a miss: the next read would load the series a read early.
+    for _ in range(3):
+        with pytest.raises(NotInMemory):
+            _from_memory(store, sid)
+    assert store._points._missed[sid][1] == 1
+    assert not _held(store, sid)
+    _read(store, sid)
+    assert _held(store, sid)
+    ts, v = _from_memory(store, sid)
+    with store.read() as session:
+        want = session.read_points(sid, TimeRange(BASE, BASE + 50 * MINUTE), ValueFilter(), 100)
+    assert ts.tolist() == want[0].tolist() and v.tolist() == want[1].tolist()
+    assert len(ts) == 50
+    # A write drops the series; so the next memory read is refused, not stale.
+    _write(store, sid, [10], 2.0, WriteMode.UPDATE_WINDOW)
+    with pytest.raises(NotInMemory):
+        _from_memory(store, sid)
+    # So is a read of more points than it answers at once.
+    _write(store, sid, list(range(100, 100 + FROM_MEMORY_POINTS)), 3.0, WriteMode.INSERT)
+    _read(store, sid)
+    _read(store, sid)
+    assert _held(store, sid)
+    with store.read_from_memory() as session:
+        assert len(session.read_points(sid, TimeRange(), ValueFilter(), 20_000)[0]) == 20_000
+    with store.read_from_memory() as session, pytest.raises(NotInMemory):
+        session.read_points(sid, TimeRange(), ValueFilter(), 20_001)
+    # Anything else a session would ask DuckDB for is refused too.
+    with store.read_from_memory() as session, pytest.raises(NotInMemory):
+        session.point_span(sid)
+    with store.read_from_memory() as session, pytest.raises(NotInMemory):
+        session.list_series("nobody", SeriesFilter())

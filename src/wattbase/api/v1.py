@@ -21,6 +21,7 @@ from wattbase.api.points_json import (
     number_fields,
     points_array,
 )
+from wattbase.api.reads import Opener, answer_read
 from wattbase.core import things as things_core
 from wattbase.core.access import READ, require
 from wattbase.core.clock import zone
@@ -167,12 +168,12 @@ def _node_of(session: Session, caller: Caller, series: Series, cache: dict[UUID,
 
 
 def _read(
-    store: Store, caller: Caller, nodes: list[str], tags: list[str], spec: ReadSpec, epoch: bool
+    opener: Opener, caller: Caller, nodes: list[str], tags: list[str], spec: ReadSpec, epoch: bool
 ) -> tuple[list[dict[str, Any]], int | None]:
     require(caller, READ)
     things: dict[UUID, Thing] = {}
     chosen: list[Series] = []
-    with store.read() as session:
+    with opener() as session:
         if nodes:
             for ref in nodes:
                 node = things_core.find_node(session, caller, ref, param="node_id")
@@ -245,7 +246,12 @@ async def read_timeseries(
         tz=zone(caller.domain.timezone),
         limit=settings.max_raw_points,
     )
-    answer, next_start = await run_in_threadpool(_read, store, caller, nodes, wanted, spec, epoch)
+    answer, next_start = await answer_read(
+        store,
+        lambda opener: _read(opener, caller, nodes, wanted, spec, epoch),
+        # Buckets are read from the database: only raw points may be in memory.
+        from_memory=spec.precision is None,
+    )
     headers = {}
     if next_start is not None:
         query = dict(request.query_params)

@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from wattbase.api.deps import SettingsDep, StoreDep, V2Caller
 from wattbase.api.openapi import COMMON, errors
 from wattbase.api.points_json import decode, json_bytes, points_array
+from wattbase.api.reads import Opener, answer_read
 from wattbase.core.access import READ, WRITE, require
 from wattbase.core.clock import zone
 from wattbase.core.reads import ReadSpec
@@ -207,11 +208,11 @@ def _spec(caller: Caller, params: ReadParams, limit: int) -> ReadSpec:
 
 
 def _read(
-    store: Store, caller: Caller, uuids: list[UUID], params: ReadParams, limit: int
+    opener: Opener, caller: Caller, uuids: list[UUID], params: ReadParams, limit: int
 ) -> tuple[list[tuple[Series, PointsPage]], ReadSpec]:
     require(caller, READ)
     spec = _spec(caller, params, limit)
-    with store.read() as session:
+    with opener() as session:
         chosen = [get_series(session, caller, u, param="uuids") for u in uuids]
         pages = [(s, read_in_unit(session, s, spec, params.unit)) for s in chosen]
     return pages, spec
@@ -253,8 +254,10 @@ async def read_data(
     A raw answer holds at most ``WATTBASE_MAX_RAW_POINTS`` points; the rest is offered by a
     ``Link: <...>; rel="next"`` header.
     """
-    pages, spec = await run_in_threadpool(
-        _read, store, caller, [uuid], params, settings.max_raw_points
+    pages, spec = await answer_read(
+        store,
+        lambda opener: _read(opener, caller, [uuid], params, settings.max_raw_points),
+        from_memory=params.precision is None,
     )
     page = pages[0][1]
     return _answer(request, _data(page, spec, None), page.next_start)
@@ -314,8 +317,10 @@ async def tsquery(
 ) -> Response:
     """``[{uuid, data: [{v, ts}]}]`` with the parameters of a single series' read."""
     wanted = _uuids(uuids, settings.max_tsquery_series)
-    pages, spec = await run_in_threadpool(
-        _read, store, caller, wanted, params, settings.max_raw_points
+    pages, spec = await answer_read(
+        store,
+        lambda opener: _read(opener, caller, wanted, params, settings.max_raw_points),
+        from_memory=params.precision is None,
     )
     stop = min((p.next_start for _, p in pages if p.next_start is not None), default=None)
     body = [{"uuid": str(s.uuid), "data": _data(p, spec, stop)} for s, p in pages]

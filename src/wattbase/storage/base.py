@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+class NotInMemory(Exception):
+    """A session of ``Store.read_from_memory`` was asked for what only the database holds."""
+
+
 class Session(Protocol):
     # Tenancy
     def get_domain(self, name: str) -> Domain | None: ...
@@ -139,6 +143,12 @@ class Session(Protocol):
 
 class Store(Protocol):
     def read(self) -> AbstractContextManager[Session]: ...
+    def read_from_memory(self) -> AbstractContextManager[Session]:
+        """A read session that answers from what the store holds in memory alone, and
+        raises ``NotInMemory`` at the first thing it would have to ask the database for
+        (PostgreSQL: at once). It never waits, so it may run on the event loop."""
+        ...
+
     def write(self) -> AbstractContextManager[Session]: ...
     def write_grouped(self, job: Callable[[Session], T], points: int) -> T:
         """``job``, which writes ``points`` points, in a write transaction that small point

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +23,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from wattbase.errors import InvalidRequest, StoreUnavailable
 from wattbase.model.tenancy import ApiKey, Domain, Scope
 from wattbase.model.things import Series, SeriesFilter, Thing, ThingFilter
-from wattbase.storage.base import Session
+from wattbase.storage.base import NotInMemory, Session
 from wattbase.storage.blobs import BlobStore
 from wattbase.storage.group_commit import GroupCommit
 from wattbase.storage.postgres_blobs import PgBlobs
@@ -413,6 +413,9 @@ class PostgresStore:
     def read(self) -> Iterator[PostgresSession]:
         with self._session() as (_, session):
             yield session
+
+    def read_from_memory(self) -> AbstractContextManager[PostgresSession]:
+        raise NotInMemory("PostgreSQL keeps no points in memory")
 
     @contextmanager
     def write(self) -> Iterator[PostgresSession]:
