@@ -281,6 +281,11 @@ def test_a_memory_read_answers_from_the_cache_or_refuses(
         assert len(session.read_points(sid, TimeRange(), ValueFilter(), 20_000)[0]) == 20_000
     with store.read_from_memory() as session, pytest.raises(NotInMemory):
         session.read_points(sid, TimeRange(), ValueFilter(), 20_001)
+    # Over all the reads of the session (a tsquery reads many series).
+    with store.read_from_memory() as session:
+        session.read_points(sid, TimeRange(), ValueFilter(), 15_000)
+        with pytest.raises(NotInMemory):
+            session.read_points(sid, TimeRange(), ValueFilter(), 5_001)
     # Anything else a session would ask DuckDB for is refused too.
     with store.read_from_memory() as session, pytest.raises(NotInMemory):
         session.point_span(sid)

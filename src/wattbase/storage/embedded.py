@@ -71,9 +71,10 @@ SERIES_COLUMNS = (
 DOMAIN_COLUMNS = "name, timezone, rate_per_second, rate_burst"
 KEY_COLUMNS = "uuid, domain, name, scopes, collections, created, revoked, secret_hash"
 CALENDAR_UNITS = {"month", "year", "decade", "century", "millennium"}
-# The most points a ``read_from_memory`` session answers: cutting, formatting and encoding
-# them holds the event loop for up to 2 ms. Larger reads go to a thread, which the
-# interpreter interleaves with the other requests every few dozen microseconds.
+# The most points a ``read_from_memory`` session answers, over all its reads: cutting,
+# formatting and encoding them holds the event loop for up to 2 ms. Larger reads go to a
+# thread, which the interpreter interleaves with the other requests every few dozen
+# microseconds.
 FROM_MEMORY_POINTS = 20_000
 T = TypeVar("T")
 
@@ -200,6 +201,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         self._points = points
         # A session of ``read_from_memory``: its cursor is a ``_NoDatabase``.
         self._from_memory = from_memory
+        self._points_answered = 0
         # Committed rollup marks (the store's copy); reads use them instead of the table.
         self._rolled = {} if marks is None else marks
         self.dropped_marks: set[int] = set()
@@ -513,8 +515,9 @@ class EmbeddedSession(PointWrites, DatasetRows):
         whole = self._whole_series(sid)
         if whole is not None:
             cut = _cut(whole, (start, end), values, limit, descending)
-            if self._from_memory and len(cut[0]) > FROM_MEMORY_POINTS:
-                raise NotInMemory(f"{len(cut[0])} points of series {sid}, too many at once")
+            self._points_answered += len(cut[0])
+            if self._from_memory and self._points_answered > FROM_MEMORY_POINTS:
+                raise NotInMemory(f"{self._points_answered} points, too many at once")
             return cut
         clauses, params = ["sid = ?", seconds_between(start, end - 1)], list[object]([sid])
         # The bound on whole seconds is exact at an end that falls on a second; only an end
