@@ -97,7 +97,7 @@ def test_raw_reads_of_a_cached_series_open_no_session(
 def test_a_cached_series_stays_invisible_to_another_tenant(
     app: tuple[TestClient, Store, list[int]],
 ) -> None:
-    client, store, opened = app
+    client, store, _ = app
     uuid = _series(client, store)
     raw = f"/api/v2/timeseries/{uuid}/data?start={START}&end=2023-01-01T01:00:00Z"
     for _ in range(3):

@@ -183,20 +183,30 @@ def test_rollups_follow_every_change_and_reads_match_the_points(
                 assert got.tolist() == pytest.approx(want)
 
 
+def _reopened_as_before(
+    store: EmbeddedStore, tmp_path: Path, version: int, undo: str
+) -> EmbeddedStore:
+    """The store as a version without migration ``version`` (and those after it) would have
+    left it, ``undo`` turning the tables back, opened again."""
+    cursor = store._db.cursor()
+    cursor.execute(undo)
+    cursor.execute("DELETE FROM schema_migrations WHERE version >= ?", [version])
+    cursor.close()
+    store.close()
+    reopened = open_store(settings_for("embedded", tmp_path))
+    assert isinstance(reopened, EmbeddedStore)
+    return reopened
+
+
 def test_a_store_from_before_rollups_gets_them_filled(tmp_path: Path) -> None:
     store = open_store(settings_for("embedded", tmp_path))
     ts = BASE + np.arange(0, 7_260, 60, dtype=np.int64) * 1_000_000
     with store.write() as session:
         session.write_points([SeriesPoints(1, ts, np.ones(len(ts)))], WriteMode.INSERT)
     assert isinstance(store, EmbeddedStore)
-    # As if the store were written by a version without migration 5 (and those after it).
-    cursor = store._db.cursor()
-    cursor.execute("DROP TABLE point_hours; DROP TABLE rollup_marks")
-    cursor.execute("DELETE FROM schema_migrations WHERE version >= 5")
-    cursor.close()
-    store.close()
-    store = open_store(settings_for("embedded", tmp_path))
-    assert isinstance(store, EmbeddedStore)
+    store = _reopened_as_before(
+        store, tmp_path, 5, "DROP TABLE point_hours; DROP TABLE rollup_marks"
+    )
     try:
         # The idle checkpoint rolls them up a second after start, writes or none.
         assert store.checkpoints.due(time.monotonic() + 2)
@@ -221,16 +231,13 @@ def test_a_store_with_hours_in_microseconds_keeps_its_rollup(tmp_path: Path) -> 
     store.roll_hours()
     before, _ = _rollup_and_truth(store)
     # The rollup as migration 5 made it: hour starts in microseconds, stored.
-    cursor = store._db.cursor()
-    cursor.execute(
+    store = _reopened_as_before(
+        store,
+        tmp_path,
+        7,
         "CREATE TABLE old_hours AS SELECT sid, hour, n, total, lo, hi FROM point_hours; "
-        "DROP TABLE point_hours; ALTER TABLE old_hours RENAME TO point_hours"
+        "DROP TABLE point_hours; ALTER TABLE old_hours RENAME TO point_hours",
     )
-    cursor.execute("DELETE FROM schema_migrations WHERE version >= 7")
-    cursor.close()
-    store.close()
-    store = open_store(settings_for("embedded", tmp_path))
-    assert isinstance(store, EmbeddedStore)
     try:
         kept, truth = _rollup_and_truth(store)
         assert kept == before == truth
