@@ -20,7 +20,7 @@ from wattbase.core.access import create_domain, create_key
 from wattbase.core.demo import DEMO_DOMAIN, DEMO_SECRET, ensure_demo
 from wattbase.model.tenancy import ALL_SCOPES
 from wattbase.storage import open_store
-from wattbase.storage.base import Session, Store
+from wattbase.storage.base import NotInMemory, Session, Store
 
 START = "2023-01-01T00:00:00Z"
 MINUTES = 3_000
@@ -111,3 +111,9 @@ def test_a_cached_series_stays_invisible_to_another_tenant(
         f"/other/api/v1/timeseries?tag=energy&start={START}", headers=stranger.key_header
     )
     assert v1.status_code == 200 and v1.json() == {"timeseries": []}, v1.text
+
+
+def test_a_store_answers_from_memory_only_what_it_holds(store: Store) -> None:
+    # Nothing is cached in a store just opened; PostgreSQL caches nothing at all.
+    with pytest.raises(NotInMemory), store.read_from_memory() as session:
+        session.get_domain(DEMO_DOMAIN)

@@ -515,9 +515,10 @@ class EmbeddedSession(PointWrites, DatasetRows):
         whole = self._whole_series(sid)
         if whole is not None:
             cut = _cut(whole, (start, end), values, limit, descending)
-            self._points_answered += len(cut[0])
-            if self._from_memory and self._points_answered > FROM_MEMORY_POINTS:
-                raise NotInMemory(f"{self._points_answered} points, too many at once")
+            if self._from_memory:
+                self._points_answered += len(cut[0])
+                if self._points_answered > FROM_MEMORY_POINTS:
+                    raise NotInMemory(f"{self._points_answered} points, too many at once")
             return cut
         clauses, params = ["sid = ?", seconds_between(start, end - 1)], list[object]([sid])
         # The bound on whole seconds is exact at an end that falls on a second; only an end
