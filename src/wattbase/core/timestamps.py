@@ -276,10 +276,19 @@ _TIMES: list[npt.NDArray[np.bytes_]] = []
 
 
 def _time_of_day() -> npt.NDArray[np.bytes_]:
-    """``THH:MM:SS`` of every second of a day (built once)."""
+    """``THH:MM:SS`` of every second of a day (built once).
+
+    From digits, in under 10 ms: through numpy's strings it took 115 ms, and the
+    first answers after a start, in several threads at once, waited seconds for it.
+    """
     if not _TIMES:
-        stamps = np.datetime_as_string(np.arange(86_400).astype("datetime64[s]"))
-        _TIMES.append(_ascii(np.char.add("T", np.char.partition(stamps, "T")[:, 2])))
+        seconds = np.arange(86_400)
+        codes = np.full((86_400, 9), ord(":"), dtype=np.uint8)
+        codes[:, 0] = ord("T")
+        for at, field in ((1, seconds // 3600), (4, seconds // 60 % 60), (7, seconds % 60)):
+            codes[:, at] = field // 10 + ord("0")
+            codes[:, at + 1] = field % 10 + ord("0")
+        _TIMES.append(codes.view("S9").ravel())
     return _TIMES[0]
 
 
