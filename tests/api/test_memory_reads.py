@@ -1,6 +1,6 @@
 """Raw reads of series in the embedded store's point cache are answered on the event loop,
 from memory (api/reads.py): the same answers, no thread pool session, and still nothing of
-another tenant's."""
+another tenant's. A store answers from memory only what it holds (PostgreSQL: nothing)."""
 
 from __future__ import annotations
 
