@@ -82,6 +82,21 @@ def test_a_rolled_back_delete_keeps_the_series(store: Store, demo: Tenant) -> No
         assert session.find_series(DEMO_DOMAIN, thing.uuid, "kept") is None
 
 
+def test_a_rolled_back_new_series_is_not_found_afterwards(store: Store, demo: Tenant) -> None:
+    with store.read() as session:
+        thing = session.find_thing(DEMO_DOMAIN, node_id=1)
+    assert thing is not None
+    with pytest.raises(Boom), store.write() as session:
+        ghost = Series(uuid4(), session.next_sid(), DEMO_DOMAIN, thing.uuid, "g", datetime.now(UTC))
+        session.put_series(ghost)
+        assert session.get_series(DEMO_DOMAIN, ghost.uuid) == ghost
+        assert session.find_thing(DEMO_DOMAIN, node_id=1) == thing
+        raise Boom
+    with store.read() as session:
+        assert session.get_series(DEMO_DOMAIN, ghost.uuid) is None
+        assert session.find_series(DEMO_DOMAIN, thing.uuid, "g") is None
+
+
 def test_a_new_series_is_found_by_the_next_lookup(store: Store, demo: Tenant) -> None:
     with store.read() as session:
         thing = session.find_thing(DEMO_DOMAIN, node_id=1)

@@ -46,6 +46,7 @@ from wattbase.storage.embedded_schema import (
     migrate,
     seconds_between,
 )
+from wattbase.storage.embedded_sids import SidBlocks
 from wattbase.storage.embedded_writes import PointWrites, Tails
 from wattbase.storage.group_commit import GroupCommit
 from wattbase.storage.rollups import NEEDED, merge_hours, whole_hours
@@ -181,8 +182,9 @@ class EmbeddedSession(PointWrites, DatasetRows):
 
     Lookups of domains, keys, things and series go through the store's ``MetaCache`` until
     this session changes one of them (``changed_meta``); from then on it reads its own
-    uncommitted rows from DuckDB. When it changed or deleted a row (``stale_meta``), the
-    store clears the cache on commit; new series alone leave every cached row true.
+    uncommitted rows from DuckDB. A new series only sends series lookups there
+    (``added_series``). When it changed or deleted a row (``stale_meta``), the store clears
+    the cache on commit; new series alone leave every cached row true.
     """
 
     def __init__(
@@ -195,8 +197,10 @@ class EmbeddedSession(PointWrites, DatasetRows):
         points: PointCache | None = None,
         *,
         from_memory: bool = False,
+        sids: SidBlocks | None = None,
     ) -> None:
         self._cur = cursor
+        self._sids = sids
         # Whole series for raw reads: given to read sessions only (see embedded_point_cache).
         self._points = points
         # A session of ``read_from_memory``: its cursor is a ``_NoDatabase``.
@@ -209,6 +213,8 @@ class EmbeddedSession(PointWrites, DatasetRows):
         self._tails = tails
         self._names = names
         self.changed_meta = False
+        # A new series was inserted: only series lookups need this session's own rows.
+        self.added_series = False
         self.stale_meta = False
         self.pending_tails = {}
         # For SeriesNames: listings this transaction loaded, and the series it made.
@@ -220,7 +226,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         self.changed_sids: set[int] = set()
 
     def _cached(self, key: tuple[object, ...], load: Callable[[], T | None]) -> T | None:
-        if self.changed_meta:
+        if self.changed_meta or (self.added_series and key[0] == "series"):
             return load()
         return self._meta.lookup(key, load)
 
@@ -396,17 +402,25 @@ class EmbeddedSession(PointWrites, DatasetRows):
     # Series
 
     def next_sid(self) -> int:
-        row = self._one("SELECT nextval('series_sid')")
-        assert row is not None
-        self._fresh_sids.add(int(row[0]))
-        return int(row[0])
+        if self._sids is not None:
+            sid = self._sids.take()
+        else:
+            row = self._one("SELECT nextval('series_sid')")
+            assert row is not None
+            sid = int(row[0])
+        self._fresh_sids.add(sid)
+        return sid
 
     def put_series(self, series: Series) -> None:
-        # A series with a sid handed out in this session is new: no cached row describes it.
+        # A series with a sid handed out in this session is new: no cached row describes it,
+        # and cached things and domains stay true.
         fresh = series.sid in self._fresh_sids
-        stale = self.stale_meta or not fresh
+        if fresh:
+            self.added_series = True
+        else:
+            self.changed_meta = self.stale_meta = True
         # A plain INSERT of a new row skips looking for one to replace.
-        self._changing(
+        self._run(
             f"INSERT {'' if fresh else 'OR REPLACE '}INTO series ({SERIES_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -424,7 +438,6 @@ class EmbeddedSession(PointWrites, DatasetRows):
                 _naive_utc(series.created),
             ],
         )
-        self.stale_meta = stale
         if fresh:
             self.added_names[(series.domain, series.thing_uuid, series.name)] = series
 
@@ -797,6 +810,7 @@ class EmbeddedStore:
         migrate(self._db)
         _drain(self._db, f"SET checkpoint_threshold = '{WAL_LIMIT}'")
         self._writer = self._db.cursor()
+        self._sids = SidBlocks(self._db)
         # Stored points may lie past their marks (an earlier run, or a version without
         # rollups): the first roll-up looks at every series.
         self._roll_all = bool(_drain(self._writer, "SELECT 1 FROM points LIMIT 1"))
@@ -842,7 +856,9 @@ class EmbeddedStore:
             if self._closed:
                 raise StoreUnavailable("the store is closed")
             cur = self._writer
-            session = EmbeddedSession(cur, self._meta, self._tails, self._names, self._marks)
+            session = EmbeddedSession(
+                cur, self._meta, self._tails, self._names, self._marks, sids=self._sids
+            )
             try:
                 with _transaction(cur):
                     yield session
@@ -904,5 +920,6 @@ class EmbeddedStore:
             self._closed = True
             for cursor in [*self._cursors, self._writer]:
                 cursor.close()
+            self._sids.close()
             _drain(self._db, "CHECKPOINT")
             self._db.close()
