@@ -1,12 +1,13 @@
 """Group commit on both backends: point writes that queue up behind a transaction share the
 next one, each caller gets its own result after the commit, and one failing write fails
-alone."""
+alone. On the embedded store, a group's appends wait for one INSERT."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from tests.storage.fixtures import new_series
 from wattbase.model.points import SeriesPoints, WriteMode
 from wattbase.model.query import TimeRange, ValueFilter
 from wattbase.storage.base import Session, Store
+from wattbase.storage.embedded import EmbeddedSession, EmbeddedStore
 from wattbase.storage.group_commit import MOST_JOBS, MOST_POINTS, GroupCommit
 
 
@@ -167,3 +169,75 @@ def test_a_large_write_runs_alone(store: Store) -> None:
 
     assert outcomes == ["small", "large", "also small", "first"]
     assert seen["small"] is seen["also small"] and seen["large"] is not seen["small"]
+
+
+def test_a_group_holds_at_most_most_points(store: Store) -> None:
+    group = GroupCommit(store.write)
+    seen: dict[str, Session] = {}
+
+    def job(name: str) -> Callable[[Session], str]:
+        def write(session: Session) -> str:
+            seen[name] = session
+            return name
+
+        return write
+
+    half, over_half = MOST_POINTS // 2, MOST_POINTS // 2 + 1
+    outcomes, _ = _queue_behind_one(group, [job("a"), job("b")], [half, half])
+    assert outcomes == ["a", "b", "first"]
+    assert seen["a"] is seen["b"]
+
+    seen.clear()
+    outcomes, _ = _queue_behind_one(
+        group, [job("a"), job("b"), job("c")], [over_half, over_half, 3]
+    )
+    assert outcomes == ["a", "b", "c", "first"]
+    # In whichever order they queued, a and b do not fit in one group; c fits with either.
+    assert seen["a"] is not seen["b"] and seen["c"] in (seen["a"], seen["b"])
+
+
+def _stored_rows(session: Session, sid: int) -> int:
+    """Rows of ``sid`` in the points table as the session's own statements see them."""
+    assert isinstance(session, EmbeddedSession)
+    rows = session._cur.execute("SELECT count(*) FROM points WHERE sid = ?", [sid]).fetchall()
+    return int(rows[0][0])
+
+
+def test_a_groups_appends_wait_for_one_insert_and_reads_see_them(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "wattbase.duckdb")
+    try:
+        with store.write() as session:
+            a, b = new_series(session), new_series(session, "e")
+
+        def job(session: Session) -> tuple[int, list[int], int, int, int]:
+            session.write_points([_points(a.sid, 100), _points(b.sid, 100)], WriteMode.INSERT)
+            held = _stored_rows(session, a.sid)
+            # A read inserts what waits first.
+            ts, _ = session.read_points(b.sid, TimeRange(), ValueFilter(), 100)
+            session.write_points([_points(a.sid, 200)], WriteMode.INSERT)
+            held_again = _stored_rows(session, a.sid)
+            # So does a write that overlaps it, so that the merge finds it.
+            counts = session.write_points(
+                [SeriesPoints(a.sid, np.array([201, 300]) * 1_000_000, np.array([7.0, 1.0]))],
+                WriteMode.UPDATE_WINDOW,
+            )[a.sid]
+            return held, (ts // 1_000_000).tolist(), held_again, counts.updated, counts.inserted
+
+        assert store.write_grouped(job, 9) == (0, [100, 101, 102], 3, 1, 1)
+        with store.read() as session:
+            ts, v = session.read_points(a.sid, TimeRange(), ValueFilter(), 100)
+        assert (ts // 1_000_000).tolist() == [100, 101, 102, 200, 201, 202, 300]
+        assert v.tolist() == [100.0, 100.0, 100.0, 200.0, 7.0, 200.0, 1.0]
+    finally:
+        store.close()
+
+
+def test_a_plain_write_inserts_at_once(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "wattbase.duckdb")
+    try:
+        with store.write() as session:
+            series = new_series(session)
+            session.write_points([_points(series.sid, 100)], WriteMode.INSERT)
+            assert _stored_rows(session, series.sid) == 3
+    finally:
+        store.close()

@@ -146,28 +146,40 @@ def _bucket_start(plan: BucketPlan, t: int, tz: ZoneInfo) -> int:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(ops=OPS, span=st.tuples(STAMPS, STAMPS))
+def _apply(session: Session, op: tuple[object, ...], first: int) -> None:
+    if op[0] == "write":
+        _, mode, which, points = op
+        batch = _batch(first + which, points)  # type: ignore[operator, arg-type]
+        session.write_points([batch], mode)  # type: ignore[arg-type]
+    else:
+        _, values, which, (a, b) = op
+        where = TimeRange(start=min(a, b), end=max(a, b) + 1)  # type: ignore[call-overload]
+        session.delete_points(first + which, where, values or ValueFilter())  # type: ignore[operator, arg-type]
+
+
+@given(ops=OPS, span=st.tuples(STAMPS, STAMPS), grouped=st.booleans())
 def test_rollups_follow_every_change_and_reads_match_the_points(
-    store: Store, ops: list[tuple[object, ...]], span: tuple[int, int]
+    store: Store, ops: list[tuple[object, ...]], span: tuple[int, int], grouped: bool
 ) -> None:
     # New series each time: the writer's memory of their last points starts empty, so
     # appends (into a new hour or the last one) happen as often as rewrites.
     first = next(SIDS)
-    for op in ops:
-        if op[0] == "roll":
+    # Grouped: the changes between two roll-ups go in as one job of a group commit, whose
+    # session (on the embedded store) holds appends back until something reads points.
+    runs = [[op] for op in ops]
+    if grouped:
+        runs = [list(run) for roll, run in itertools.groupby(ops, lambda op: op[0] == "roll")]
+    for run in runs:
+        if run[0][0] == "roll":
             _roll(store)
             continue
-        with store.write() as session:
-            if op[0] == "write":
-                _, mode, which, points = op
-                batch = _batch(first + which, points)  # type: ignore[operator, arg-type]
-                session.write_points([batch], mode)  # type: ignore[arg-type]
-            else:
-                _, values, which, (a, b) = op
-                where = TimeRange(start=min(a, b), end=max(a, b) + 1)  # type: ignore[call-overload]
-                session.delete_points(first + which, where, values or ValueFilter())  # type: ignore[operator, arg-type]
+        if grouped:
+            store.write_grouped(lambda s, run=run: [_apply(s, op, first) for op in run], 1)
+        else:
+            with store.write() as session:
+                _apply(session, run[0], first)
         kept, truth = _rollup_and_truth(store)
-        assert kept == truth, op
+        assert kept == truth, run
     lo, hi = min(span), max(span) + 1
     with store.read() as session:
         ts, v = session.read_points(first + 1, TimeRange(start=lo, end=hi), ValueFilter(), 10_000)

@@ -217,6 +217,8 @@ class EmbeddedSession(PointWrites, DatasetRows):
         self.added_series = False
         self.stale_meta = False
         self.pending_tails = {}
+        self.defer_appends = False
+        self._deferred = []
         # For SeriesNames: listings this transaction loaded, and the series it made.
         self.loaded_names: dict[SeriesKey, dict[str, Series]] = {}
         self.added_names: dict[tuple[str, UUID, str], Series] = {}
@@ -506,6 +508,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         return [_series(r) for r in rows]
 
     def delete_series(self, domain: str, uuid: UUID) -> None:
+        self.flush_appends()
         row = self._one("SELECT sid FROM series WHERE domain = ? AND uuid = ?", [domain, uuid])
         if row is None:
             return
@@ -524,6 +527,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         limit: int,
         descending: bool = False,
     ) -> tuple[Micros, Values]:
+        self.flush_appends()
         start, end = span_bounds(span)
         whole = self._whole_series(sid)
         if whole is not None:
@@ -595,6 +599,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         aggregate: Aggregate,
         values: ValueFilter,
     ) -> tuple[Micros, Values]:
+        self.flush_appends()
         start, end = span_bounds(span)
         having = value_filter(values, column="a")
         group, key = bucket_key(plan, start)
@@ -667,6 +672,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         return merge_hours(rows, aggregate)
 
     def delete_points(self, sid: int, span: TimeRange, values: ValueFilter) -> int:
+        self.flush_appends()
         self.changed_sids.add(sid)
         start, end = span_bounds(span)
         extra = value_filter(values)
@@ -682,6 +688,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         return deleted
 
     def point_span(self, sid: int) -> tuple[int, int] | None:
+        self.flush_appends()
         row = self._one("SELECT min(ts), max(ts) FROM points WHERE sid = ?", [sid])
         if row is None or row[0] is None:
             return None
@@ -717,6 +724,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         descending: bool = False,
         after: tuple[int, int] | None = None,
     ) -> tuple[Micros, npt.NDArray[np.int64], Values]:
+        self.flush_appends()
         start, end = span_bounds(span)
         params: list[object] = [list(sids), start, end]
         keyset = ""
@@ -735,6 +743,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         return ts, np.asarray(result["sid"], dtype=np.int64), v
 
     def count_points_many(self, sids: Sequence[int], span: TimeRange) -> int:
+        self.flush_appends()
         start, end = span_bounds(span)
         row = self._one(
             "SELECT count(*) FROM points WHERE list_contains(?, sid) "
@@ -806,7 +815,7 @@ class EmbeddedStore:
         self._marks: dict[int, int] = {}
         self._names = SeriesNames()
         self._points = PointCache(cache_points)
-        self._grouped = GroupCommit(self.write)
+        self._grouped = GroupCommit(self._group_write)
         migrate(self._db)
         _drain(self._db, f"SET checkpoint_threshold = '{WAL_LIMIT}'")
         self._writer = self._db.cursor()
@@ -862,6 +871,7 @@ class EmbeddedStore:
             try:
                 with _transaction(cur):
                     yield session
+                    session.flush_appends()
             finally:
                 # After the commit (or the rollback), before the write is answered.
                 self._points.changed(session.changed_sids)
@@ -873,6 +883,13 @@ class EmbeddedStore:
             self._names.commit(session.loaded_names, session.added_names, stale=session.stale_meta)
             if session.stale_meta:
                 self._meta.clear()
+
+    @contextmanager
+    def _group_write(self) -> Iterator[EmbeddedSession]:
+        # A group's jobs only write points: their appends can wait for one INSERT.
+        with self.write() as session:
+            session.defer_appends = True
+            yield session
 
     def write_grouped(self, job: Callable[[Session], T], points: int) -> T:
         return self._grouped.run(job, points)

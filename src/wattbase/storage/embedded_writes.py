@@ -4,6 +4,10 @@ The points table has no key (see the schema), so finding which sent points are s
 already is a join. Most writes append after a series' last point, and for those there is
 nothing to find: the writer remembers each series' last timestamp (``Tails``) and inserts
 such batches without the join.
+
+A session with ``defer_appends`` (the store's group commits) holds such batches back and
+inserts every job's at once (``flush_appends``), before anything that reads points and
+before its commit: one registration and one INSERT instead of one per request.
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ class PointWrites(HourRollups):
     changed_sids: set[int]
     # Committed rollup marks (the store's copy, current under the write lock).
     _rolled: dict[int, int]
+    # Appends not inserted yet, while ``defer_appends``; see flush_appends.
+    defer_appends: bool
+    _deferred: list[SeriesPoints]
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         # Drained at once: DuckDB refuses new work on a cursor with an unread result.
@@ -71,6 +78,7 @@ class PointWrites(HourRollups):
         self.written_sids.update(b.sid for b in batches)
         self.changed_sids.update(b.sid for b in batches)
         if mode is WriteMode.REPLACE_WINDOW:
+            self.flush_appends()
             self._clear_windows(batches, counts)
             cleared = [(b.sid, *span) for b in batches if (span := b.replace_span())]
         batches = [b for b in batches if len(b.ts)]
@@ -79,10 +87,15 @@ class PointWrites(HourRollups):
         if mode is not WriteMode.REPLACE_WINDOW:
             appends, rest = self._split_appends(batches)
         if appends:
-            self._insert(appends)
+            # A replaced window's hours are recomputed below, from the inserted points.
+            if self.defer_appends and mode is not WriteMode.REPLACE_WINDOW:
+                self._deferred.extend(appends)
+            else:
+                self._insert(appends)
             for b in appends:
                 counts[b.sid].inserted = len(b.ts)
         if rest:
+            self.flush_appends()
             self._merge(rest, counts, update=mode is WriteMode.UPDATE_WINDOW)
         self._note_written(batches)
         # Appends lie after every rolled hour but the last; the rest may change any.
@@ -90,8 +103,16 @@ class PointWrites(HourRollups):
             self._redo_hours(cleared)
         else:
             changed = rest + [b for b in appends if int(b.ts[0]) < self._rolled.get(b.sid, MIN_TS)]
-            self._redo_hours([(b.sid, int(b.ts[0]), int(b.ts[-1])) for b in changed])
+            if changed:
+                self.flush_appends()
+                self._redo_hours([(b.sid, int(b.ts[0]), int(b.ts[-1])) for b in changed])
         return counts
+
+    def flush_appends(self) -> None:
+        """Insert the appends held back so far; every read of points must come after."""
+        if self._deferred:
+            deferred, self._deferred = self._deferred, []
+            self._insert(deferred)
 
     def _note_written(self, batches: Sequence[SeriesPoints]) -> None:
         known = {} if self._tails is None else self._tails.known
@@ -115,6 +136,7 @@ class PointWrites(HourRollups):
         found = {s: self.pending_tails.get(s, known.get(s)) for s in sids}
         missing = [s for s in sids if s not in self.pending_tails and s not in known]
         if missing:
+            self.flush_appends()
             for sid in missing:
                 found[sid] = None
             for sid, last in self._rows(

@@ -14,16 +14,17 @@ T = TypeVar("T")
 # A failure rolls its whole group back and runs the group again job by job, so the group
 # is kept to a size whose second run costs little.
 MOST_JOBS = 32
-# Larger writes run alone: their own insert outweighs what a transaction costs, and on the
-# embedded store, ingest in groups of 10,000-point writes left 10-15% more bytes per point.
-MOST_POINTS = 1_000
+# The most points a group writes; a larger job runs alone. Below DuckDB's row group
+# (122,880 rows), past which a transaction writes row groups of its own to the file.
+MOST_POINTS = 100_000
 
 
 class _Ticket:
-    __slots__ = ("job", "done", "result", "error")
+    __slots__ = ("job", "points", "done", "result", "error")
 
-    def __init__(self, job: Callable[[Session], Any]) -> None:
+    def __init__(self, job: Callable[[Session], Any], points: int) -> None:
         self.job = job
+        self.points = points
         self.done = False
         self.result: Any = None
         self.error: BaseException | None = None
@@ -33,11 +34,12 @@ class GroupCommit:
     """Runs write jobs in the transactions ``begin`` opens, several jobs to one when they
     queue up.
 
-    Under load a small write spends most of its turn on what every transaction costs: the
-    lock's hand-over, the begin, the commit and its fsync. Small jobs that arrive while a
-    group is being written wait for it; then the first of them runs every waiting job in
-    one transaction, and each job's caller gets its own result once that transaction
-    commits.
+    Under load a write spends much of its turn on what every transaction and statement
+    costs: the lock's hand-over, the begin, the commit and its fsync, and each statement's
+    trips in and out of the interpreter lock. Jobs that arrive while a group is being
+    written wait for it; then the first of them runs every waiting job in one transaction
+    (the embedded store also inserts their appended points in one statement), and each
+    job's caller gets its own result once that transaction commits.
 
     A job that raises rolls back its whole group, whose jobs then run again one
     transaction each, so that only the failing job fails. A job may therefore run twice,
@@ -62,14 +64,13 @@ class GroupCommit:
         if points > MOST_POINTS:
             with self._begin() as session:
                 return job(session)
-        ticket = _Ticket(job)
+        ticket = _Ticket(job, points)
         with self._queue_lock:
             self._queue.append(ticket)
         with self._turn:
             # More jobs than a group holds may be waiting, this one among the later ones.
             while not ticket.done:
-                with self._queue_lock:
-                    group, self._queue = self._queue[:MOST_JOBS], self._queue[MOST_JOBS:]
+                group = self._next_group()
                 try:
                     self._write(group)
                 finally:
@@ -81,6 +82,17 @@ class GroupCommit:
         if ticket.error is not None:
             raise ticket.error
         return cast(T, ticket.result)
+
+    def _next_group(self) -> list[_Ticket]:
+        """The longest run from the queue's head within MOST_JOBS and MOST_POINTS."""
+        with self._queue_lock:
+            taken = points = 0
+            for ticket in self._queue[:MOST_JOBS]:
+                if taken and points + ticket.points > MOST_POINTS:
+                    break
+                taken, points = taken + 1, points + ticket.points
+            group, self._queue = self._queue[:taken], self._queue[taken:]
+        return group
 
     def _write(self, group: list[_Ticket]) -> None:
         if len(group) > 1:
