@@ -241,3 +241,31 @@ def test_a_plain_write_inserts_at_once(tmp_path: Path) -> None:
             assert _stored_rows(session, series.sid) == 3
     finally:
         store.close()
+
+
+def test_a_groups_appends_go_in_in_time_order_whatever_order_they_came(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "wattbase.duckdb")
+    try:
+        with store.write() as session:
+            series = new_series(session)
+            session.write_points([_points(series.sid, 10)], WriteMode.INSERT)
+
+        def job(session: Session) -> list[int]:
+            inserted = []
+            # Later first, then earlier, then one overlapping what waits.
+            for first in (300, 200, 100, 201):
+                counts = session.write_points([_points(series.sid, first)], WriteMode.INSERT)
+                inserted.append(counts[series.sid].inserted)
+            return inserted
+
+        assert store.write_grouped(job, 12) == [3, 3, 3, 1]
+        cursor = store._db.cursor()
+        rows = cursor.execute(
+            "SELECT ts_s FROM points WHERE sid = ? ORDER BY rowid", [series.sid]
+        ).fetchall()
+        cursor.close()
+        # The overlapping write merged after the flush: its one new point comes last.
+        stored = [r[0] for r in rows]
+        assert stored == [10, 11, 12, 100, 101, 102, 200, 201, 202, 300, 301, 302, 203]
+    finally:
+        store.close()

@@ -219,6 +219,7 @@ class EmbeddedSession(PointWrites, DatasetRows):
         self.pending_tails = {}
         self.defer_appends = False
         self._deferred = []
+        self._held = {}
         # For SeriesNames: listings this transaction loaded, and the series it made.
         self.loaded_names: dict[SeriesKey, dict[str, Series]] = {}
         self.added_names: dict[tuple[str, UUID, str], Series] = {}

@@ -7,7 +7,10 @@ such batches without the join.
 
 A session with ``defer_appends`` (the store's group commits) holds such batches back and
 inserts every job's at once (``flush_appends``), before anything that reads points and
-before its commit: one registration and one INSERT instead of one per request.
+before its commit: one registration and one INSERT instead of one per request. A group's
+jobs come in the order their requests were decoded, not sent: a batch that lies before a
+held-back one of its series, apart from it and after what is inserted, waits too, and the
+flush puts them in order, so a series is not split in the file.
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ class PointWrites(HourRollups):
     # Appends not inserted yet, while ``defer_appends``; see flush_appends.
     defer_appends: bool
     _deferred: list[SeriesPoints]
+    # Per series with held-back appends: its last inserted point, and the held spans.
+    _held: dict[int, tuple[int | None, list[tuple[int, int]]]]
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         # Drained at once: DuckDB refuses new work on a cursor with an unread result.
@@ -112,6 +117,8 @@ class PointWrites(HourRollups):
         """Insert the appends held back so far; every read of points must come after."""
         if self._deferred:
             deferred, self._deferred = self._deferred, []
+            self._held.clear()
+            deferred.sort(key=lambda b: (b.sid, int(b.ts[0])))
             self._insert(deferred)
 
     def _note_written(self, batches: Sequence[SeriesPoints]) -> None:
@@ -159,7 +166,23 @@ class PointWrites(HourRollups):
         rest: list[SeriesPoints] = []
         for b in batches:
             tail = last[b.sid]
-            (appends if tail is None or int(b.ts[0]) > tail else rest).append(b)
+            first, final = int(b.ts[0]), int(b.ts[-1])
+            held = self._held.get(b.sid)
+            if held is not None:
+                # Only held-back batches lie past ``inserted``: one apart from them all may
+                # wait with them.
+                inserted, spans = held
+                fits = (inserted is None or first > inserted) and all(
+                    final < lo or first > hi for lo, hi in spans
+                )
+            else:
+                fits = tail is None or first > tail
+            if not fits:
+                rest.append(b)
+                continue
+            appends.append(b)
+            if self.defer_appends:
+                self._held.setdefault(b.sid, (tail, []))[1].append((first, final))
         return appends, rest
 
     def _register(self, batches: Sequence[SeriesPoints]) -> str:
