@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -152,9 +152,8 @@ def test_more_waiting_jobs_than_a_group_holds_all_get_their_own_result(store: St
     assert outcomes == [*range(count), "first"]
 
 
-def test_a_large_write_runs_alone(store: Store) -> None:
-    group = GroupCommit(store.write)
-    seen: dict[str, Session] = {}
+def _noting(seen: dict[str, Session]) -> Callable[[str], Callable[[Session], str]]:
+    """Jobs that note the session they ran in under their name, and return the name."""
 
     def job(name: str) -> Callable[[Session], str]:
         def write(session: Session) -> str:
@@ -162,6 +161,14 @@ def test_a_large_write_runs_alone(store: Store) -> None:
             return name
 
         return write
+
+    return job
+
+
+def test_a_large_write_runs_alone(store: Store) -> None:
+    group = GroupCommit(store.write)
+    seen: dict[str, Session] = {}
+    job = _noting(seen)
 
     outcomes, _ = _queue_behind_one(
         group, [job("small"), job("large"), job("also small")], [3, MOST_POINTS + 1, 3]
@@ -174,13 +181,7 @@ def test_a_large_write_runs_alone(store: Store) -> None:
 def test_a_group_holds_at_most_most_points(store: Store) -> None:
     group = GroupCommit(store.write)
     seen: dict[str, Session] = {}
-
-    def job(name: str) -> Callable[[Session], str]:
-        def write(session: Session) -> str:
-            seen[name] = session
-            return name
-
-        return write
+    job = _noting(seen)
 
     half, over_half = MOST_POINTS // 2, MOST_POINTS // 2 + 1
     outcomes, _ = _queue_behind_one(group, [job("a"), job("b")], [half, half])
@@ -196,6 +197,15 @@ def test_a_group_holds_at_most_most_points(store: Store) -> None:
     assert seen["a"] is not seen["b"] and seen["c"] in (seen["a"], seen["b"])
 
 
+@pytest.fixture
+def embedded(tmp_path: Path) -> Iterator[EmbeddedStore]:
+    store = EmbeddedStore(tmp_path / "wattbase.duckdb")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 def _stored_rows(session: Session, sid: int) -> int:
     """Rows of ``sid`` in the points table as the session's own statements see them."""
     assert isinstance(session, EmbeddedSession)
@@ -203,69 +213,57 @@ def _stored_rows(session: Session, sid: int) -> int:
     return int(rows[0][0])
 
 
-def test_a_groups_appends_wait_for_one_insert_and_reads_see_them(tmp_path: Path) -> None:
-    store = EmbeddedStore(tmp_path / "wattbase.duckdb")
-    try:
-        with store.write() as session:
-            a, b = new_series(session), new_series(session, "e")
+def test_a_groups_appends_wait_for_one_insert_and_reads_see_them(embedded: EmbeddedStore) -> None:
+    with embedded.write() as session:
+        a, b = new_series(session), new_series(session, "e")
 
-        def job(session: Session) -> tuple[int, list[int], int, int, int]:
-            session.write_points([_points(a.sid, 100), _points(b.sid, 100)], WriteMode.INSERT)
-            held = _stored_rows(session, a.sid)
-            # A read inserts what waits first.
-            ts, _ = session.read_points(b.sid, TimeRange(), ValueFilter(), 100)
-            session.write_points([_points(a.sid, 200)], WriteMode.INSERT)
-            held_again = _stored_rows(session, a.sid)
-            # So does a write that overlaps it, so that the merge finds it.
-            counts = session.write_points(
-                [SeriesPoints(a.sid, np.array([201, 300]) * 1_000_000, np.array([7.0, 1.0]))],
-                WriteMode.UPDATE_WINDOW,
-            )[a.sid]
-            return held, (ts // 1_000_000).tolist(), held_again, counts.updated, counts.inserted
+    def job(session: Session) -> tuple[int, list[int], int, int, int]:
+        session.write_points([_points(a.sid, 100), _points(b.sid, 100)], WriteMode.INSERT)
+        held = _stored_rows(session, a.sid)
+        # A read inserts what waits first.
+        ts, _ = session.read_points(b.sid, TimeRange(), ValueFilter(), 100)
+        session.write_points([_points(a.sid, 200)], WriteMode.INSERT)
+        held_again = _stored_rows(session, a.sid)
+        # So does a write that overlaps it, so that the merge finds it.
+        counts = session.write_points(
+            [SeriesPoints(a.sid, np.array([201, 300]) * 1_000_000, np.array([7.0, 1.0]))],
+            WriteMode.UPDATE_WINDOW,
+        )[a.sid]
+        return held, (ts // 1_000_000).tolist(), held_again, counts.updated, counts.inserted
 
-        assert store.write_grouped(job, 9) == (0, [100, 101, 102], 3, 1, 1)
-        with store.read() as session:
-            ts, v = session.read_points(a.sid, TimeRange(), ValueFilter(), 100)
-        assert (ts // 1_000_000).tolist() == [100, 101, 102, 200, 201, 202, 300]
-        assert v.tolist() == [100.0, 100.0, 100.0, 200.0, 7.0, 200.0, 1.0]
-    finally:
-        store.close()
+    assert embedded.write_grouped(job, 9) == (0, [100, 101, 102], 3, 1, 1)
+    with embedded.read() as session:
+        ts, v = session.read_points(a.sid, TimeRange(), ValueFilter(), 100)
+    assert (ts // 1_000_000).tolist() == [100, 101, 102, 200, 201, 202, 300]
+    assert v.tolist() == [100.0, 100.0, 100.0, 200.0, 7.0, 200.0, 1.0]
 
 
-def test_a_plain_write_inserts_at_once(tmp_path: Path) -> None:
-    store = EmbeddedStore(tmp_path / "wattbase.duckdb")
-    try:
-        with store.write() as session:
-            series = new_series(session)
-            session.write_points([_points(series.sid, 100)], WriteMode.INSERT)
-            assert _stored_rows(session, series.sid) == 3
-    finally:
-        store.close()
+def test_a_plain_write_inserts_at_once(embedded: EmbeddedStore) -> None:
+    with embedded.write() as session:
+        series = new_series(session)
+        session.write_points([_points(series.sid, 100)], WriteMode.INSERT)
+        assert _stored_rows(session, series.sid) == 3
 
 
-def test_a_groups_appends_go_in_in_time_order_whatever_order_they_came(tmp_path: Path) -> None:
-    store = EmbeddedStore(tmp_path / "wattbase.duckdb")
-    try:
-        with store.write() as session:
-            series = new_series(session)
-            session.write_points([_points(series.sid, 10)], WriteMode.INSERT)
+def test_a_groups_appends_go_in_in_time_order(embedded: EmbeddedStore) -> None:
+    with embedded.write() as session:
+        series = new_series(session)
+        session.write_points([_points(series.sid, 10)], WriteMode.INSERT)
 
-        def job(session: Session) -> list[int]:
-            inserted = []
-            # Later first, then earlier, then one overlapping what waits.
-            for first in (300, 200, 100, 201):
-                counts = session.write_points([_points(series.sid, first)], WriteMode.INSERT)
-                inserted.append(counts[series.sid].inserted)
-            return inserted
+    def job(session: Session) -> list[int]:
+        inserted = []
+        # Later first, then earlier, then one overlapping what waits.
+        for first in (300, 200, 100, 201):
+            counts = session.write_points([_points(series.sid, first)], WriteMode.INSERT)
+            inserted.append(counts[series.sid].inserted)
+        return inserted
 
-        assert store.write_grouped(job, 12) == [3, 3, 3, 1]
-        cursor = store._db.cursor()
-        rows = cursor.execute(
-            "SELECT ts_s FROM points WHERE sid = ? ORDER BY rowid", [series.sid]
-        ).fetchall()
-        cursor.close()
-        # The overlapping write merged after the flush: its one new point comes last.
-        stored = [r[0] for r in rows]
-        assert stored == [10, 11, 12, 100, 101, 102, 200, 201, 202, 300, 301, 302, 203]
-    finally:
-        store.close()
+    assert embedded.write_grouped(job, 12) == [3, 3, 3, 1]
+    cursor = embedded._db.cursor()
+    rows = cursor.execute(
+        "SELECT ts_s FROM points WHERE sid = ? ORDER BY rowid", [series.sid]
+    ).fetchall()
+    cursor.close()
+    # The overlapping write merged after the flush: its one new point comes last.
+    stored = [r[0] for r in rows]
+    assert stored == [10, 11, 12, 100, 101, 102, 200, 201, 202, 300, 301, 302, 203]
