@@ -141,11 +141,6 @@ def _bucket_start(plan: BucketPlan, t: int, tz: ZoneInfo) -> int:
     return local_to_instant(tz, (midnight - EPOCH.replace(tzinfo=None)) // MICRO)
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
 def _apply(session: Session, op: tuple[object, ...], first: int) -> None:
     if op[0] == "write":
         _, mode, which, points = op
@@ -157,6 +152,11 @@ def _apply(session: Session, op: tuple[object, ...], first: int) -> None:
         session.delete_points(first + which, where, values or ValueFilter())  # type: ignore[operator, arg-type]
 
 
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(ops=OPS, span=st.tuples(STAMPS, STAMPS), grouped=st.booleans())
 def test_rollups_follow_every_change_and_reads_match_the_points(
     store: Store, ops: list[tuple[object, ...]], span: tuple[int, int], grouped: bool
