@@ -418,12 +418,9 @@ class EmbeddedSession(PointWrites, DatasetRows):
         # A series with a sid handed out in this session is new: no cached row describes it,
         # and cached things and domains stay true.
         fresh = series.sid in self._fresh_sids
-        if fresh:
-            self.added_series = True
-        else:
-            self.changed_meta = self.stale_meta = True
+        self.added_series |= fresh
         # A plain INSERT of a new row skips looking for one to replace.
-        self._run(
+        (self._run if fresh else self._changing)(
             f"INSERT {'' if fresh else 'OR REPLACE '}INTO series ({SERIES_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
