@@ -405,12 +405,9 @@ class EmbeddedSession(PointWrites, DatasetRows):
     # Series
 
     def next_sid(self) -> int:
-        if self._sids is not None:
-            sid = self._sids.take()
-        else:
-            row = self._one("SELECT nextval('series_sid')")
-            assert row is not None
-            sid = int(row[0])
+        # Only writes make series, and every write session has the store's blocks.
+        assert self._sids is not None, "series ids are handed out in write sessions"
+        sid = self._sids.take()
         self._fresh_sids.add(sid)
         return sid
 
