@@ -24,6 +24,14 @@ def _thing(name: str) -> Thing:
     return Thing(uuid4(), DEMO_DOMAIN, 900, name, "default", datetime.now(UTC))
 
 
+def _demo_meter(store: Store) -> Thing:
+    """The demo domain's node 1, as a read finds it (and the store may cache it)."""
+    with store.read() as session:
+        thing = session.find_thing(DEMO_DOMAIN, node_id=1)
+    assert thing is not None
+    return thing
+
+
 def test_a_rolled_back_thing_is_not_found_afterwards(store: Store, demo: Tenant) -> None:
     thing = _thing("ghost")
     with pytest.raises(Boom), store.write() as session:
@@ -59,9 +67,7 @@ def test_a_committed_change_replaces_what_was_read_before(store: Store, demo: Te
 
 
 def test_a_rolled_back_delete_keeps_the_series(store: Store, demo: Tenant) -> None:
-    with store.read() as session:
-        thing = session.find_thing(DEMO_DOMAIN, node_id=1)
-    assert thing is not None
+    thing = _demo_meter(store)
     with store.write() as session:
         sid = session.next_sid()
         series = Series(uuid4(), sid, DEMO_DOMAIN, thing.uuid, "kept", datetime.now(UTC))
@@ -83,9 +89,7 @@ def test_a_rolled_back_delete_keeps_the_series(store: Store, demo: Tenant) -> No
 
 
 def test_a_rolled_back_new_series_is_not_found_afterwards(store: Store, demo: Tenant) -> None:
-    with store.read() as session:
-        thing = session.find_thing(DEMO_DOMAIN, node_id=1)
-    assert thing is not None
+    thing = _demo_meter(store)
     with pytest.raises(Boom), store.write() as session:
         ghost = Series(uuid4(), session.next_sid(), DEMO_DOMAIN, thing.uuid, "g", datetime.now(UTC))
         session.put_series(ghost)
@@ -98,9 +102,7 @@ def test_a_rolled_back_new_series_is_not_found_afterwards(store: Store, demo: Te
 
 
 def test_a_new_series_is_found_by_the_next_lookup(store: Store, demo: Tenant) -> None:
-    with store.read() as session:
-        thing = session.find_thing(DEMO_DOMAIN, node_id=1)
-    assert thing is not None
+    thing = _demo_meter(store)
     made = []
     for name in ("first", "second"):
         with store.write() as session:
@@ -124,9 +126,7 @@ def test_a_new_series_is_found_by_the_next_lookup(store: Store, demo: Tenant) ->
 
 def test_writes_see_committed_series_names_only(store: Store, demo: Tenant) -> None:
     """The writer's own lookups (a write may keep whole listings of a thing's series)."""
-    with store.read() as session:
-        thing = session.find_thing(DEMO_DOMAIN, node_id=1)
-    assert thing is not None
+    thing = _demo_meter(store)
 
     def made(name: str) -> Series:
         return Series(uuid4(), 0, DEMO_DOMAIN, thing.uuid, name, datetime.now(UTC))
