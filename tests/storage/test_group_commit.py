@@ -17,7 +17,7 @@ from tests.storage.fixtures import new_series
 from wattbase.model.points import SeriesPoints, WriteMode
 from wattbase.model.query import TimeRange, ValueFilter
 from wattbase.storage.base import Session, Store
-from wattbase.storage.embedded import EmbeddedSession, EmbeddedStore
+from wattbase.storage.embedded import EmbeddedSession, EmbeddedStore, _transaction
 from wattbase.storage.group_commit import MOST_JOBS, MOST_POINTS, GroupCommit
 
 
@@ -267,3 +267,41 @@ def test_a_groups_appends_go_in_in_time_order(embedded: EmbeddedStore) -> None:
     # The overlapping write merged after the flush: its one new point comes last.
     stored = [r[0] for r in rows]
     assert stored == [10, 11, 12, 100, 101, 102, 200, 201, 202, 300, 301, 302, 203]
+
+
+def test_a_groups_last_insert_carries_its_commit(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "wattbase.duckdb")
+    with store.write() as session:
+        series = new_series(session)
+
+    def job(session: Session) -> int:
+        return session.write_points([_points(series.sid, 100)], WriteMode.INSERT)[
+            series.sid
+        ].inserted
+
+    assert [store.write_grouped(job, 3) for _ in range(2)] == [3, 0]
+    store.close()
+    # Committed, not left in an open transaction that closing would roll back.
+    reopened = EmbeddedStore(tmp_path / "wattbase.duckdb")
+    try:
+        with reopened.read() as session:
+            ts, _ = session.read_points(series.sid, TimeRange(), ValueFilter(), 100)
+        assert (ts // 1_000_000).tolist() == [100, 101, 102]
+    finally:
+        reopened.close()
+
+
+def test_a_failure_after_a_bodys_own_commit_is_the_error_raised(
+    embedded: EmbeddedStore,
+) -> None:
+    cursor = embedded._db.cursor()
+    try:
+        with pytest.raises(Boom), _transaction(cursor) as tx:
+            cursor.execute("COMMIT")
+            tx.committed = True
+            raise Boom  # not DuckDB's "no transaction is active" from the ROLLBACK
+        # The cursor is usable: no transaction was left open.
+        with _transaction(cursor):
+            pass
+    finally:
+        cursor.close()

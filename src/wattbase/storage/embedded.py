@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar, cast
@@ -85,16 +85,25 @@ def _drain(cursor: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object]
     return rows
 
 
+class _Transaction:
+    # Set by a body whose last statement carried the COMMIT (see flush_appends).
+    committed = False
+
+
 @contextmanager
-def _transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """BEGIN, then COMMIT, or ROLLBACK when the body raises."""
+def _transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[_Transaction]:
+    """BEGIN, then COMMIT unless the body did, or ROLLBACK when the body raises."""
     _drain(cursor, "BEGIN TRANSACTION")
+    tx = _Transaction()
     try:
-        yield
+        yield tx
     except BaseException:
-        _drain(cursor, "ROLLBACK")
+        # The body's own COMMIT may be what failed, leaving no transaction to roll back.
+        with suppress(duckdb.TransactionException):
+            _drain(cursor, "ROLLBACK")
         raise
-    _drain(cursor, "COMMIT")
+    if not tx.committed:
+        _drain(cursor, "COMMIT")
 
 
 def _naive_utc(when: datetime) -> datetime:
@@ -864,9 +873,9 @@ class EmbeddedStore:
                 cur, self._meta, self._tails, self._names, self._marks, sids=self._sids
             )
             try:
-                with _transaction(cur):
+                with _transaction(cur) as tx:
                     yield session
-                    session.flush_appends()
+                    tx.committed = session.flush_appends(then="; COMMIT")
             finally:
                 # After the commit (or the rollback), before the write is answered.
                 self._points.changed(session.changed_sids)

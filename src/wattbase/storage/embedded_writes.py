@@ -34,6 +34,15 @@ STORED_VALUES = "b.sid, b.ts_s, b.ts_us, b.v"
 SAME_POINT = "p.sid = b.sid AND p.ts_s = b.ts_s AND p.ts_us = b.ts_us"
 
 
+def _columns(batches: Sequence[SeriesPoints]) -> dict[str, np.ndarray]:
+    """The batches as the columns DuckDB scans: series id, both forms of time, value."""
+    sid = np.concatenate([np.full(len(b.ts), b.sid, dtype=np.int32) for b in batches])
+    ts = np.concatenate([b.ts for b in batches])
+    ts_s, ts_us = np.divmod(ts, SECOND)
+    v = np.concatenate([b.v for b in batches])
+    return {"sid": sid, "ts": ts, "ts_s": ts_s, "ts_us": ts_us.astype(np.int32), "v": v}
+
+
 class Tails:
     """The last stored timestamp of each series the writer has touched, never too early.
 
@@ -113,13 +122,18 @@ class PointWrites(HourRollups):
                 self._redo_hours([(b.sid, int(b.ts[0]), int(b.ts[-1])) for b in changed])
         return counts
 
-    def flush_appends(self) -> None:
-        """Insert the appends held back so far; every read of points must come after."""
-        if self._deferred:
-            deferred, self._deferred = self._deferred, []
-            self._held.clear()
-            deferred.sort(key=lambda b: (b.sid, int(b.ts[0])))
-            self._insert(deferred)
+    def flush_appends(self, then: str = "") -> bool:
+        """Insert the appends held back so far; every read of points must come after.
+
+        With ``then`` (``"; COMMIT"``), run it in the same call; say whether it ran.
+        """
+        if not self._deferred:
+            return False
+        deferred, self._deferred = self._deferred, []
+        self._held.clear()
+        deferred.sort(key=lambda b: (b.sid, int(b.ts[0])))
+        self._insert(deferred, then)
+        return bool(then)
 
     def _note_written(self, batches: Sequence[SeriesPoints]) -> None:
         known = {} if self._tails is None else self._tails.known
@@ -187,26 +201,25 @@ class PointWrites(HourRollups):
 
     def _register(self, batches: Sequence[SeriesPoints]) -> str:
         """Register the batches as the view ``wb_batch``; a zone-map friendly bound on it."""
-        sid = np.concatenate([np.full(len(b.ts), b.sid, dtype=np.int32) for b in batches])
-        ts = np.concatenate([b.ts for b in batches])
-        v = np.concatenate([b.v for b in batches])
-        ts_s, ts_us = np.divmod(ts, SECOND)
-        self._cur.register(
-            "wb_batch",
-            {"sid": sid, "ts": ts, "ts_s": ts_s, "ts_us": ts_us.astype(np.int32), "v": v},
-        )
+        columns = _columns(batches)
+        self._cur.register("wb_batch", columns)
+        sid, ts = columns["sid"], columns["ts"]
         # So DuckDB skips row groups outside the batch.
         return (
             f"p.sid BETWEEN {int(sid.min())} AND {int(sid.max())} "
             f"AND {seconds_between(int(ts.min()), int(ts.max()), 'p')}"
         )
 
-    def _insert(self, batches: Sequence[SeriesPoints]) -> None:
-        self._register(batches)
-        try:
-            self._rows(f"INSERT INTO points {STORED} SELECT {STORED_VALUES} FROM wb_batch b")
-        finally:
-            self._cur.unregister("wb_batch")
+    def _insert(self, batches: Sequence[SeriesPoints], then: str = "") -> None:
+        """Insert the batches, then run the statements ``then`` (``"; COMMIT"``) in one call.
+
+        Each call into DuckDB waits for the GIL several times, and beside busy threads each
+        wait is a switch interval: DuckDB finds ``wb_batch`` in this frame (a replacement
+        scan) instead of a register and an unregister, two calls more.
+        """
+        wb_batch = _columns(batches)  # noqa: F841 - read by DuckDB, by name, in this frame
+        sql = f"INSERT INTO points {STORED} SELECT {STORED_VALUES} FROM wb_batch b{then}"
+        self._cur.execute(sql).fetchall()
 
     def _clear_windows(
         self, batches: Sequence[SeriesPoints], counts: dict[int, PointCounts]
