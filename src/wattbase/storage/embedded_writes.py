@@ -214,11 +214,12 @@ class PointWrites(HourRollups):
         """Insert the batches, then run the statements ``then`` (``"; COMMIT"``) in one call.
 
         Each call into DuckDB waits for the GIL several times, and beside busy threads each
-        wait is a switch interval: DuckDB finds ``wb_batch`` in this frame (a replacement
-        scan) instead of a register and an unregister, two calls more.
+        wait is a switch interval: DuckDB finds ``wb_appends`` in this frame (a replacement
+        scan) instead of a register and an unregister, two calls more. No view has that
+        name, so none can stand in for it.
         """
-        wb_batch = _columns(batches)  # noqa: F841 - read by DuckDB, by name, in this frame
-        sql = f"INSERT INTO points {STORED} SELECT {STORED_VALUES} FROM wb_batch b{then}"
+        wb_appends = _columns(batches)  # noqa: F841 - read by DuckDB, by name, in this frame
+        sql = f"INSERT INTO points {STORED} SELECT {STORED_VALUES} FROM wb_appends b{then}"
         self._cur.execute(sql).fetchall()
 
     def _clear_windows(
