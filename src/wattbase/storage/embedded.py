@@ -875,7 +875,7 @@ class EmbeddedStore:
             try:
                 with _transaction(cur) as tx:
                     yield session
-                    tx.committed = session.flush_appends(then="; COMMIT")
+                    tx.committed = session.flush_appends(commit=True)
             finally:
                 # After the commit (or the rollback), before the write is answered.
                 self._points.changed(session.changed_sids)

@@ -7,7 +7,8 @@ such batches without the join.
 
 A session with ``defer_appends`` (the store's group commits) holds such batches back and
 inserts every job's at once (``flush_appends``), before anything that reads points and
-before its commit: one registration and one INSERT instead of one per request. A group's
+before its commit: one INSERT instead of one per request, which at the end of a group also
+carries the COMMIT. A group's
 jobs come in the order their requests were decoded, not sent: a batch that lies before a
 held-back one of its series, apart from it and after what is inserted, waits too, and the
 flush puts them in order, so a series is not split in the file.
@@ -122,18 +123,18 @@ class PointWrites(HourRollups):
                 self._redo_hours([(b.sid, int(b.ts[0]), int(b.ts[-1])) for b in changed])
         return counts
 
-    def flush_appends(self, then: str = "") -> bool:
+    def flush_appends(self, commit: bool = False) -> bool:
         """Insert the appends held back so far; every read of points must come after.
 
-        With ``then`` (``"; COMMIT"``), run it in the same call; say whether it ran.
+        With ``commit``, the INSERT's call commits the transaction too; says whether it did.
         """
         if not self._deferred:
             return False
         deferred, self._deferred = self._deferred, []
         self._held.clear()
         deferred.sort(key=lambda b: (b.sid, int(b.ts[0])))
-        self._insert(deferred, then)
-        return bool(then)
+        self._insert(deferred, commit)
+        return commit
 
     def _note_written(self, batches: Sequence[SeriesPoints]) -> None:
         known = {} if self._tails is None else self._tails.known
@@ -210,8 +211,8 @@ class PointWrites(HourRollups):
             f"AND {seconds_between(int(ts.min()), int(ts.max()), 'p')}"
         )
 
-    def _insert(self, batches: Sequence[SeriesPoints], then: str = "") -> None:
-        """Insert the batches, then run the statements ``then`` (``"; COMMIT"``) in one call.
+    def _insert(self, batches: Sequence[SeriesPoints], commit: bool = False) -> None:
+        """Insert the batches and, with ``commit``, commit the transaction in the same call.
 
         Each call into DuckDB waits for the GIL several times, and beside busy threads each
         wait is a switch interval: DuckDB finds ``wb_appends`` in this frame (a replacement
@@ -219,7 +220,9 @@ class PointWrites(HourRollups):
         name, so none can stand in for it.
         """
         wb_appends = _columns(batches)  # noqa: F841 - read by DuckDB, by name, in this frame
-        sql = f"INSERT INTO points {STORED} SELECT {STORED_VALUES} FROM wb_appends b{then}"
+        sql = f"INSERT INTO points {STORED} SELECT {STORED_VALUES} FROM wb_appends b"
+        if commit:
+            sql += "; COMMIT"
         self._cur.execute(sql).fetchall()
 
     def _clear_windows(
