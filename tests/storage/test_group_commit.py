@@ -17,7 +17,8 @@ from tests.storage.fixtures import new_series
 from wattbase.model.points import SeriesPoints, WriteMode
 from wattbase.model.query import TimeRange, ValueFilter
 from wattbase.storage.base import Session, Store
-from wattbase.storage.embedded import EmbeddedSession, EmbeddedStore, _transaction
+from wattbase.storage.embedded import EmbeddedSession, EmbeddedStore
+from wattbase.storage.embedded_schema import transaction
 from wattbase.storage.group_commit import MOST_JOBS, MOST_POINTS, GroupCommit
 
 
@@ -296,12 +297,12 @@ def test_a_failure_after_a_bodys_own_commit_is_the_error_raised(
 ) -> None:
     cursor = embedded._db.cursor()
     try:
-        with pytest.raises(Boom), _transaction(cursor) as tx:
+        with pytest.raises(Boom), transaction(cursor) as tx:
             cursor.execute("COMMIT")
             tx.committed = True
             raise Boom  # not DuckDB's "no transaction is active" from the ROLLBACK
         # The cursor is usable: no transaction was left open.
-        with _transaction(cursor):
+        with transaction(cursor):
             pass
     finally:
         cursor.close()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar, cast
@@ -45,6 +45,7 @@ from wattbase.storage.embedded_schema import (
     hours_between,
     migrate,
     seconds_between,
+    transaction,
 )
 from wattbase.storage.embedded_sids import SidBlocks
 from wattbase.storage.embedded_writes import PointWrites, Tails
@@ -83,27 +84,6 @@ T = TypeVar("T")
 def _drain(cursor: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> list[Any]:
     rows: list[Any] = cursor.execute(sql, params).fetchall()
     return rows
-
-
-class _Transaction:
-    # Set by a body whose last statement carried the COMMIT (see flush_appends).
-    committed = False
-
-
-@contextmanager
-def _transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[_Transaction]:
-    """BEGIN, then COMMIT unless the body did, or ROLLBACK when the body raises."""
-    _drain(cursor, "BEGIN TRANSACTION")
-    tx = _Transaction()
-    try:
-        yield tx
-    except BaseException:
-        # The body's own COMMIT may be what failed, leaving no transaction to roll back.
-        with suppress(duckdb.TransactionException):
-            _drain(cursor, "ROLLBACK")
-        raise
-    if not tx.committed:
-        _drain(cursor, "COMMIT")
 
 
 def _naive_utc(when: datetime) -> datetime:
@@ -873,7 +853,7 @@ class EmbeddedStore:
                 cur, self._meta, self._tails, self._names, self._marks, sids=self._sids
             )
             try:
-                with _transaction(cur) as tx:
+                with transaction(cur) as tx:
                     yield session
                     tx.committed = session.flush_appends(commit=True)
             finally:
@@ -905,7 +885,7 @@ class EmbeddedStore:
                 return 0
             sids = None if self._roll_all else sorted(self._unrolled)
             cur = self._writer
-            with _transaction(cur):
+            with transaction(cur):
                 marks = EmbeddedSession(cur, self._meta).roll_hours(sids)
             self._marks.update(marks)
             self._unrolled.clear()

@@ -1,14 +1,38 @@
-"""The embedded (DuckDB) store's file: opening it, and its schema, applied in order (each
-step once)."""
+"""The embedded (DuckDB) store's file: opening it, a transaction on one of its cursors, and
+its schema, applied in order (each step once)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
 
 from wattbase.errors import StoreUnavailable
 from wattbase.storage.sql import HOUR
+
+
+class Transaction:
+    # Set by a body whose last statement carried the COMMIT (see flush_appends).
+    committed = False
+
+
+@contextmanager
+def transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[Transaction]:
+    """BEGIN, then COMMIT unless the body did, or ROLLBACK when the body raises."""
+    cursor.execute("BEGIN TRANSACTION").fetchall()
+    tx = Transaction()
+    try:
+        yield tx
+    except BaseException:
+        # The body's own COMMIT may be what failed, leaving no transaction to roll back.
+        with suppress(duckdb.TransactionException):
+            cursor.execute("ROLLBACK").fetchall()
+        raise
+    if not tx.committed:
+        cursor.execute("COMMIT").fetchall()
+
 
 MIGRATIONS: tuple[str, ...] = (
     """

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import duckdb
 
+from wattbase.storage.embedded_schema import transaction
+
 BLOCK = 64
 
 
@@ -23,14 +25,9 @@ class SidBlocks:
 
     def take(self) -> int:
         if not self._left:
-            cur = self._cursor
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                rows = cur.execute(f"SELECT nextval('series_sid') FROM range({BLOCK})").fetchall()
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+            with transaction(self._cursor):
+                taken = f"SELECT nextval('series_sid') FROM range({BLOCK})"
+                rows = self._cursor.execute(taken).fetchall()
             self._left = sorted((int(r[0]) for r in rows), reverse=True)
         return self._left.pop()
 

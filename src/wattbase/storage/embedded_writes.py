@@ -8,10 +8,9 @@ such batches without the join.
 A session with ``defer_appends`` (the store's group commits) holds such batches back and
 inserts every job's at once (``flush_appends``), before anything that reads points and
 before its commit: one INSERT instead of one per request, which at the end of a group also
-carries the COMMIT. A group's
-jobs come in the order their requests were decoded, not sent: a batch that lies before a
-held-back one of its series, apart from it and after what is inserted, waits too, and the
-flush puts them in order, so a series is not split in the file.
+carries the COMMIT. A group's jobs come in the order their requests were decoded, not sent:
+a batch that lies before a held-back one of its series, apart from it and after what is
+inserted, waits too, and the flush puts them in order, so a series is not split in the file.
 """
 
 from __future__ import annotations
