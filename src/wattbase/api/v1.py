@@ -8,8 +8,9 @@ from uuid import UUID
 
 import msgspec
 import numpy as np
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from msgspec import Meta
 from pydantic import BaseModel, ConfigDict, Field
 
 from wattbase.api.deps import SettingsDep, StoreDep, V1Caller
@@ -21,6 +22,7 @@ from wattbase.api.points_json import (
     number_fields,
     points_array,
 )
+from wattbase.api.query_params import parameters, query_of
 from wattbase.api.reads import Opener, answer_read
 from wattbase.core import things as things_core
 from wattbase.core.access import READ, require
@@ -117,6 +119,16 @@ def _write(
     ]
 
 
+class WriteQuery(msgspec.Struct, frozen=True):
+    silent: Annotated[bool, Meta(description="Answer 204 without the report.")] = False
+    overwrite: Annotated[WriteMode | None, Meta(description="Write mode; absent means insert.")] = (
+        None
+    )
+
+
+WriteQueryDep = Annotated[WriteQuery, Depends(query_of(WriteQuery))]
+
+
 @router.post(
     "/timeseries",
     operation_id="v1_write_timeseries",
@@ -125,7 +137,8 @@ def _write(
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": WRITE_BODY_SCHEMA}},
-        }
+        },
+        "parameters": parameters(WriteQuery),
     },
     responses={
         204: {"description": "Stored (silent=true)"},
@@ -137,16 +150,13 @@ async def write_timeseries(
     caller: V1Caller,
     store: StoreDep,
     settings: SettingsDep,
-    silent: bool = False,
-    overwrite: Annotated[
-        WriteMode | None, Query(description="Write mode; absent means insert.")
-    ] = None,
+    query: WriteQueryDep,
 ) -> Response:
     """Write points; the whole request is stored or none of it."""
     body = await request.body()
-    mode, most = overwrite or WriteMode.INSERT, settings.max_points_per_request
+    mode, most = query.overwrite or WriteMode.INSERT, settings.max_points_per_request
     reports = await run_in_threadpool(_write, store, caller, body, mode, most)
-    if silent:
+    if query.silent:
         return Response(status_code=204)
     return Response(json_bytes({"timeseries": reports}), media_type="application/json")
 
@@ -213,50 +223,58 @@ def _read(
     return answer, next_start
 
 
+class ReadQuery(msgspec.Struct, frozen=True):
+    node_id: Annotated[str | None, Meta(description="A node's integer id or UUID.")] = None
+    node_ids: Annotated[str | None, Meta(description="Comma-separated node ids or UUIDs.")] = None
+    tag: str | None = None
+    tags: Annotated[str | None, Meta(description="Comma-separated tags.")] = None
+    start: Annotated[str | None, Meta(description="RFC 3339, inclusive.")] = None
+    end: Annotated[str | None, Meta(description="RFC 3339, exclusive.")] = None
+    resolution: Annotated[
+        Resolution | None, Meta(description="Bucket size; absent: raw points.")
+    ] = None
+    aggregate: Aggregate = Aggregate.AVG
+    epoch: Annotated[bool, Meta(description="Timestamps as Unix seconds.")] = False
+
+
+ReadQueryDep = Annotated[ReadQuery, Depends(query_of(ReadQuery))]
+
+
 @router.get(
     "/timeseries",
     operation_id="v1_read_timeseries",
     summary="Read points or bucketed aggregates",
+    openapi_extra={"parameters": parameters(ReadQuery)},
 )
 async def read_timeseries(
     request: Request,
     caller: V1Caller,
     store: StoreDep,
     settings: SettingsDep,
-    node_id: Annotated[str | None, Query(description="A node's integer id or UUID.")] = None,
-    node_ids: Annotated[str | None, Query(description="Comma-separated node ids or UUIDs.")] = None,
-    tag: str | None = None,
-    tags: Annotated[str | None, Query(description="Comma-separated tags.")] = None,
-    start: Annotated[str | None, Query(description="RFC 3339, inclusive.")] = None,
-    end: Annotated[str | None, Query(description="RFC 3339, exclusive.")] = None,
-    resolution: Annotated[
-        Resolution | None, Query(description="Bucket size; absent: raw points.")
-    ] = None,
-    aggregate: Aggregate = Aggregate.AVG,
-    epoch: Annotated[bool, Query(description="Timestamps as Unix seconds.")] = False,
+    query: ReadQueryDep,
 ) -> Response:
     """Points per (node, tag); buckets follow the domain's time zone."""
-    nodes, wanted = _split(node_id, node_ids), _split(tag, tags)
+    nodes, wanted = _split(query.node_id, query.node_ids), _split(query.tag, query.tags)
     if not nodes and not wanted:
         raise InvalidRequest("give node_id, node_ids, tag or tags", param="node_id")
     spec = ReadSpec(
-        span=TimeRange(_instant(start, caller, "start"), _instant(end, caller, "end")),
-        precision=V1_RESOLUTIONS[resolution] if resolution else None,
-        aggregate=aggregate,
+        span=TimeRange(_instant(query.start, caller, "start"), _instant(query.end, caller, "end")),
+        precision=V1_RESOLUTIONS[query.resolution] if query.resolution else None,
+        aggregate=query.aggregate,
         tz=zone(caller.domain.timezone),
         limit=settings.max_raw_points,
     )
     answer, next_start = await answer_read(
         store,
-        lambda opener: _read(opener, caller, nodes, wanted, spec, epoch),
+        lambda opener: _read(opener, caller, nodes, wanted, spec, query.epoch),
         # Buckets are read from the database: only raw points may be in memory.
         from_memory=spec.precision is None,
     )
     headers = {}
     if next_start is not None:
-        query = dict(request.query_params)
-        query["start"] = format_many(np.array([next_start]), zone("UTC"))[0]
-        headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
+        following = dict(request.query_params)
+        following["start"] = format_many(np.array([next_start]), zone("UTC"))[0]
+        headers["Link"] = f'<{request.url.path}?{urlencode(following)}>; rel="next"'
     return Response(
         json_bytes({"timeseries": answer}), media_type="application/json", headers=headers
     )
