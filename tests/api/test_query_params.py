@@ -48,6 +48,7 @@ def test_values_convert_and_absent_ones_take_their_defaults() -> None:
     )
     assert _read("") == Sample()
     assert _read("ripe=1").ripe is True
+    assert _read("ripe=TRUE").ripe is True
     assert _read("ripe=0").ripe is False
 
 
