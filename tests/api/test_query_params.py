@@ -49,6 +49,8 @@ def test_values_convert_and_absent_ones_take_their_defaults() -> None:
     assert _read("") == Sample()
     assert _read("ripe=1").ripe is True
     assert _read("ripe=TRUE").ripe is True
+    assert _read("ripe=Yes").ripe is True
+    assert _read("ripe=off").ripe is False
     assert _read("ripe=0").ripe is False
 
 

@@ -6,8 +6,9 @@ benchmark's mixed load that was a tenth of the event loop's time. Routes on that
 declare their parameters once, as a Struct: ``Depends(query_of(Model))`` reads them in one
 ``msgspec.convert``, and ``parameters(Model)`` puts them in the OpenAPI description.
 
-Values convert as msgspec's lax mode does: ``true``/``false``/``1``/``0`` for booleans,
-an enum's values by name. Parameters not in the Struct are ignored, as FastAPI does.
+Values convert as FastAPI converted them: booleans from ``true``/``false``, ``1``/``0``,
+``yes``/``no``, ``on``/``off``, ``t``/``f`` or ``y``/``n`` in any case, an enum from its
+value. Parameters not in the Struct are ignored, and of a repeated one the last counts.
 """
 
 from __future__ import annotations
@@ -24,17 +25,28 @@ from wattbase.errors import InvalidRequest
 S = TypeVar("S", bound=msgspec.Struct)
 _AT = re.compile(r" - at `\$\.(?P<name>[^`]*)`")
 _REFS = "#/components/schemas/"
+# The words for a boolean that pydantic takes and msgspec's lax mode does not.
+_BOOLEAN_WORDS = {
+    word: canonical
+    for canonical, words in (("true", ("yes", "on", "t", "y")), ("false", ("no", "off", "f", "n")))
+    for word in words
+}
 
 
 def query_of(model: type[S]) -> Callable[[Request], Awaitable[S]]:
     """A dependency giving the request's query string as ``model``, or a 400 naming the
     parameter."""
     properties = _properties(model)
+    flags = [name for name, schema in properties.items() if schema.get("type") == "boolean"]
 
     # Async: FastAPI runs a plain ``def`` dependency in its thread pool.
     async def read(request: Request) -> S:
+        given = dict(request.query_params)
+        for name in flags:
+            if name in given:
+                given[name] = _BOOLEAN_WORDS.get(given[name].lower(), given[name])
         try:
-            return msgspec.convert(dict(request.query_params), model, strict=False)
+            return msgspec.convert(given, model, strict=False)
         except msgspec.ValidationError as exc:
             match = _AT.search(str(exc))
             if match is None:
