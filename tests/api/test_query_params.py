@@ -1,4 +1,5 @@
-"""Query strings read into a Struct (``api/query_params``), and the v1 routes that use it."""
+"""Query strings read into a Struct (``api/query_params``), and the read and write routes
+that use it."""
 
 from __future__ import annotations
 
@@ -116,6 +117,25 @@ def test_a_v1_read_with_a_bad_flag_is_refused_with_the_choices(
     reply = client.get(TS, headers=demo.key_header, params={"tag": "x", "resolution": "week"})
     assert reply.json()["param"] == "resolution"
     assert "10minute" in reply.json()["error"]
+
+
+def test_the_v2_reads_publish_their_query_parameters(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    for path in ("/api/v2/timeseries/{uuid}/data", "/api/v2/tsquery"):
+        described = {p["name"]: p for p in spec["paths"][path]["get"]["parameters"]}
+        expected = {"start", "end", "precision", "aggregate", "timezone", "unit", "ge", "le"}
+        assert expected <= set(described), path
+        assert "hour" in described["precision"]["schema"]["anyOf"][0]["enum"], path
+
+
+def test_a_v2_read_with_a_bad_bound_names_it(client: TestClient, demo: Tenant) -> None:
+    url = "/api/v2/timeseries/00000000-0000-0000-0000-000000000001/data"
+    reply = client.get(url, headers=demo.basic_header, params={"ge": "lots"})
+    assert reply.status_code == 400
+    assert reply.json()["param"] == "ge"
+    reply = client.get(url, headers=demo.basic_header, params={"precision": "fortnight"})
+    assert reply.json()["param"] == "precision"
+    assert "hour" in reply.json()["error"]
 
 
 def test_a_v1_query_is_checked_after_the_key(client: TestClient, other: Tenant) -> None:

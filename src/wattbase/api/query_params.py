@@ -2,9 +2,10 @@
 
 FastAPI validates each declared query parameter on every request by looking at its
 annotation again, about 12 us a parameter. The v1 timeseries read takes ten: under the
-benchmark's mixed load that was a tenth of the event loop's time. Routes on that path
-declare their parameters once, as a Struct: ``Depends(query_of(Model))`` reads them in one
-``msgspec.convert``, and ``parameters(Model)`` puts them in the OpenAPI description.
+benchmark's mixed load that was a tenth of the event loop's time. The routes that read and
+write points (v1 timeseries, v2 data and ``tsquery``) declare their parameters once, as a
+Struct: ``Depends(query_of(Model))`` reads them in one ``msgspec.convert``, and
+``parameters(Model)`` puts them in the OpenAPI description.
 
 Values convert as FastAPI converted them: booleans from ``true``/``false``, ``1``/``0``,
 ``yes``/``no``, ``on``/``off``, ``t``/``f`` or ``y``/``n`` in any case, an enum from its

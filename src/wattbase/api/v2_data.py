@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -13,10 +12,12 @@ import msgspec
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from msgspec import Meta
 
 from wattbase.api.deps import SettingsDep, StoreDep, V2Caller
 from wattbase.api.openapi import COMMON, errors
 from wattbase.api.points_json import decode, json_bytes, points_array
+from wattbase.api.query_params import parameters, query_of
 from wattbase.api.reads import Opener, answer_read
 from wattbase.core.access import READ, WRITE, require
 from wattbase.core.clock import zone
@@ -151,41 +152,32 @@ async def write_data(
     return Response(json_bytes(report), status_code=201, media_type="application/json")
 
 
-@dataclass(frozen=True, slots=True)
-class ReadParams:
-    start: str | None
-    end: str | None
-    precision: Precision | None
-    aggregate: Aggregate
-    timezone: str | None
-    unit: str | None
-    values: ValueFilter
-
-
-def read_params(
+class ReadParams(msgspec.Struct, frozen=True):
     start: Annotated[
-        str | None, Query(description="RFC 3339, inclusive; naive times are in `timezone`.")
-    ] = None,
-    end: Annotated[str | None, Query(description="RFC 3339, exclusive.")] = None,
-    precision: Annotated[
-        Precision | None, Query(description="Bucket size; absent: raw points.")
-    ] = None,
+        str | None, Meta(description="RFC 3339, inclusive; naive times are in `timezone`.")
+    ] = None
+    end: Annotated[str | None, Meta(description="RFC 3339, exclusive.")] = None
+    precision: Annotated[Precision | None, Meta(description="Bucket size; absent: raw points.")] = (
+        None
+    )
     aggregate: Annotated[
-        Aggregate, Query(description="What each bucket holds (with precision).")
-    ] = Aggregate.AVG,
+        Aggregate, Meta(description="What each bucket holds (with precision).")
+    ] = Aggregate.AVG
     timezone: Annotated[
-        str | None, Query(description="IANA zone of the buckets; default: the domain's.")
-    ] = None,
-    unit: Annotated[str | None, Query(description="Answer in this unit (pint).")] = None,
-    ge: Annotated[float | None, Query(description="Only values >= ge.")] = None,
+        str | None, Meta(description="IANA zone of the buckets; default: the domain's.")
+    ] = None
+    unit: Annotated[str | None, Meta(description="Answer in this unit (pint).")] = None
+    ge: Annotated[float | None, Meta(description="Only values >= ge.")] = None
     le: Annotated[
-        float | None, Query(description="Only values <= le; ge > le keeps values outside.")
-    ] = None,
-) -> ReadParams:
-    return ReadParams(start, end, precision, aggregate, timezone, unit, ValueFilter(ge, le))
+        float | None, Meta(description="Only values <= le; ge > le keeps values outside.")
+    ] = None
+
+    @property
+    def values(self) -> ValueFilter:
+        return ValueFilter(self.ge, self.le)
 
 
-ReadQuery = Annotated[ReadParams, Depends(read_params)]
+ReadQuery = Annotated[ReadParams, Depends(query_of(ReadParams))]
 
 
 def _instant(text: str | None, tz: ZoneInfo, param: str) -> int | None:
@@ -240,6 +232,7 @@ def _answer(request: Request, body: object, next_start: int | None) -> Response:
     "/timeseries/{uuid}/data",
     operation_id="v2_read_data",
     summary="Read points or bucketed aggregates",
+    openapi_extra={"parameters": parameters(ReadParams)},
 )
 async def read_data(
     request: Request,
@@ -304,7 +297,12 @@ def _uuids(text: str, most: int) -> list[UUID]:
         raise InvalidRequest("uuids must be comma-separated UUIDs", param="uuids") from None
 
 
-@router.get("/tsquery", operation_id="v2_tsquery", summary="Read several time series at once")
+@router.get(
+    "/tsquery",
+    operation_id="v2_tsquery",
+    summary="Read several time series at once",
+    openapi_extra={"parameters": parameters(ReadParams)},
+)
 async def tsquery(
     request: Request,
     caller: V2Caller,
