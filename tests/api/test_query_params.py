@@ -30,6 +30,7 @@ class Sample(msgspec.Struct, frozen=True):
     size: Literal["small", "large"] | None = None
     ripe: bool = False
     count: int = 1
+    above: float | None = None
 
 
 def _read(query: str) -> Sample:
@@ -55,6 +56,12 @@ def test_values_convert_and_absent_ones_take_their_defaults() -> None:
     assert _read("ripe=0").ripe is False
 
 
+def test_numbers_read_as_pythons_float_reads_them() -> None:
+    assert _read("above=%201_000.5%20").above == 1000.5
+    assert _read("above=-inf").above == float("-inf")
+    assert _refused("above=lots").param == "above"
+
+
 def test_the_last_of_a_repeated_parameter_counts() -> None:
     assert _read("count=1&count=3").count == 3
 
@@ -76,7 +83,7 @@ def test_a_bad_value_names_its_parameter(query: str, param: str, says: str) -> N
 
 def test_parameters_describe_every_field_for_openapi() -> None:
     described = {p["name"]: p for p in parameters(Sample)}
-    assert list(described) == ["name", "fruit", "size", "ripe", "count"]
+    assert list(described) == ["name", "fruit", "size", "ripe", "count", "above"]
     assert all(p["in"] == "query" and p["required"] is False for p in described.values())
     assert described["name"]["description"] == "A name."
     # Enums are written in place: the route's description has no component for them.

@@ -8,14 +8,16 @@ Struct: ``Depends(query_of(Model))`` reads them in one ``msgspec.convert``, and
 ``parameters(Model)`` puts them in the OpenAPI description.
 
 Values convert as FastAPI converted them: booleans from ``true``/``false``, ``1``/``0``,
-``yes``/``no``, ``on``/``off``, ``t``/``f`` or ``y``/``n`` in any case, an enum from its
-value. Parameters not in the Struct are ignored, and of a repeated one the last counts.
+``yes``/``no``, ``on``/``off``, ``t``/``f`` or ``y``/``n`` in any case, numbers as Python's
+``float`` reads them (spaces around, ``_`` between digits), an enum from its value.
+Parameters not in the Struct are ignored, and of a repeated one the last counts.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from typing import Any, TypeVar
 
 import msgspec
@@ -38,14 +40,20 @@ def query_of(model: type[S]) -> Callable[[Request], Awaitable[S]]:
     """A dependency giving the request's query string as ``model``, or a 400 naming the
     parameter."""
     properties = _properties(model)
-    flags = [name for name, schema in properties.items() if schema.get("type") == "boolean"]
+    flags = [name for name, schema in properties.items() if "boolean" in _types(schema)]
+    numbers = [name for name, schema in properties.items() if "number" in _types(schema)]
 
     # Async: FastAPI runs a plain ``def`` dependency in its thread pool.
     async def read(request: Request) -> S:
-        given = dict(request.query_params)
+        given: dict[str, Any] = dict(request.query_params)
         for name in flags:
             if name in given:
                 given[name] = _BOOLEAN_WORDS.get(given[name].lower(), given[name])
+        for name in numbers:
+            if name in given:
+                # Left as text when it is not a number: msgspec's error then names it.
+                with suppress(ValueError):
+                    given[name] = float(given[name])
         try:
             return msgspec.convert(given, model, strict=False)
         except msgspec.ValidationError as exc:
@@ -92,6 +100,10 @@ def _inline(schema: Any, components: dict[str, Any]) -> Any:
         rest = {k: v for k, v in schema.items() if k != "$ref"}
         return _inline({**target, **rest}, components)
     return {key: _inline(value, components) for key, value in schema.items()}
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    return {s["type"] for s in schema.get("anyOf", [schema]) if "type" in s}
 
 
 def _expected(schema: dict[str, Any], fallback: str) -> str:
