@@ -9,7 +9,6 @@ Starlette and copied into the spool in chunks.
 from __future__ import annotations
 
 import mmap
-import re
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,13 +19,13 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from wattbase.api.errors import msgspec_place
 from wattbase.config import MiB, Settings
 from wattbase.errors import InvalidRequest
 from wattbase.model.datasets import Format
 from wattbase.storage.base import Store
 from wattbase.storage.blobs import Spool
 
-_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`")
 FIELDS = ("name", "format", "thing_uuid", "tags", "checksum")
 
 
@@ -66,11 +65,10 @@ def _decode_json(view: bytes | mmap.mmap) -> DatasetJson:
     try:
         return DECODER.decode(view)
     except msgspec.ValidationError as exc:
-        text = str(exc)
-        match = _AT.search(text)
-        path = match.group("path") if match else None
+        place, message = msgspec_place(exc)
+        path = None if place is None else place.removeprefix(".")
         where = f" ({path})" if path else ""
-        raise InvalidRequest(_AT.sub("", text) + where, param=path) from None
+        raise InvalidRequest(message + where, param=path) from None
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"the body is not valid JSON ({exc})") from None
 

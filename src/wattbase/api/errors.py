@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from wattbase.errors import RateLimited, Unauthorized, WattbaseError
 
 log = logging.getLogger("wattbase.api")
 HTTP_TYPES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+_MSGSPEC_AT = re.compile(r" - at `\$(?P<path>[^`]*)`")
 
 
 class BodyRejected(HTTPException):
@@ -90,6 +92,14 @@ def place(loc: Sequence[int | str]) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def msgspec_place(exc: msgspec.ValidationError) -> tuple[str | None, str]:
+    """Where msgspec's error points (``[0].data[17].ts``; ``.name`` in an object; empty at
+    the top), if it names a place, and its message without the place."""
+    text = str(exc)
+    match = _MSGSPEC_AT.search(text)
+    return (match.group("path") if match else None), _MSGSPEC_AT.sub("", text)
 
 
 def _headers(exc: WattbaseError) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -13,11 +12,11 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from wattbase.api.errors import msgspec_place
 from wattbase.errors import InvalidRequest
 from wattbase.model.points import Micros, Values
 
 T = TypeVar("T")
-_AT = re.compile(r" - at `\$(?P<path>[^`]*)`")
 
 
 def decode(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
@@ -25,10 +24,7 @@ def decode(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
     try:
         return decoder.decode(body)
     except msgspec.ValidationError as exc:
-        text = str(exc)
-        match = _AT.search(text)
-        path = match.group("path") if match else None
-        message = _AT.sub("", text)
+        path, message = msgspec_place(exc)
         raise InvalidRequest(f"{path}: {message}" if path else message, param=path) from None
     except msgspec.DecodeError as exc:
         raise InvalidRequest(_malformed(body, str(exc)), param=_non_finite_place(body)) from None

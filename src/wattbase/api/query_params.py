@@ -15,7 +15,6 @@ Parameters not in the Struct are ignored, and of a repeated one the last counts.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any, TypeVar
@@ -23,10 +22,10 @@ from typing import Any, TypeVar
 import msgspec
 from fastapi import Request
 
+from wattbase.api.errors import msgspec_place
 from wattbase.errors import InvalidRequest
 
 S = TypeVar("S", bound=msgspec.Struct)
-_AT = re.compile(r" - at `\$\.(?P<name>[^`]*)`")
 _REFS = "#/components/schemas/"
 # The words for a boolean that pydantic takes and msgspec's lax mode does not.
 _BOOLEAN_WORDS = {
@@ -57,13 +56,12 @@ def query_of(model: type[S]) -> Callable[[Request], Awaitable[S]]:
         try:
             return msgspec.convert(given, model, strict=False)
         except msgspec.ValidationError as exc:
-            match = _AT.search(str(exc))
-            if match is None:
-                raise InvalidRequest(str(exc)) from None
-            name = match.group("name")
+            place, message = msgspec_place(exc)
+            if not place:
+                raise InvalidRequest(message) from None
+            name = place.removeprefix(".")
             raise InvalidRequest(
-                f"{name}: {_expected(properties.get(name, {}), _AT.sub('', str(exc)))}",
-                param=name,
+                f"{name}: {_expected(properties.get(name, {}), message)}", param=name
             ) from None
 
     return read
