@@ -109,6 +109,17 @@ def points_array(ts: npt.NDArray[np.uint8], v: Values, *, text: bool = True) -> 
         times = [t.decode() for t in stamps] if text else [orjson.loads(t) for t in stamps]
         points = [{"v": x, "ts": t} for x, t in zip(v.tolist(), times, strict=True)]
         return msgspec.Raw(orjson.dumps(points))
+    # Numbers and timestamps hold no NUL, so every NUL is padding.
+    return msgspec.Raw(
+        b"[" + point_records(ts, v, text=text).tobytes().replace(b"\0", b"")[:-1] + b"]"
+    )
+
+
+def point_records(
+    ts: npt.NDArray[np.uint8], v: Values, *, text: bool = True
+) -> npt.NDArray[np.void]:
+    """One fixed-width record per point, ``{"v":..,"ts":..},`` padded with NUL; ``ts`` as
+    for ``points_array``."""
     quote = b'"' if text else b""
     fields: tuple[bytes | npt.NDArray[np.uint8], ...] = (
         b'{"v":',
@@ -122,8 +133,7 @@ def points_array(ts: npt.NDArray[np.uint8], v: Values, *, text: bool = True) -> 
     )
     for i, field in enumerate(fields):
         records[f"f{i}"] = field if isinstance(field, bytes) else _strings(field)
-    # Numbers and timestamps hold no NUL, so every NUL is padding.
-    return msgspec.Raw(b"[" + records.tobytes().replace(b"\0", b"")[:-1] + b"]")
+    return records
 
 
 def _width(field: bytes | npt.NDArray[np.uint8]) -> int:

@@ -14,14 +14,9 @@ from msgspec import Meta
 from pydantic import BaseModel, ConfigDict, Field
 
 from wattbase.api.deps import SettingsDep, StoreDep, V1Caller
+from wattbase.api.formatted_points import FORMATTED
 from wattbase.api.openapi import COMMON, MAX_OFFSET, errors
-from wattbase.api.points_json import (
-    decode,
-    epoch_array,
-    json_bytes,
-    number_fields,
-    points_array,
-)
+from wattbase.api.points_json import decode, json_bytes
 from wattbase.api.query_params import parameters, query_of
 from wattbase.api.reads import Opener, answer_read
 from wattbase.core import things as things_core
@@ -29,7 +24,7 @@ from wattbase.core.access import READ, require
 from wattbase.core.clock import zone
 from wattbase.core.reads import ReadSpec, read_series
 from wattbase.core.series import series_on
-from wattbase.core.timestamps import format_codes, format_many, parse_many
+from wattbase.core.timestamps import format_many, parse_many
 from wattbase.core.writes import (
     ByNodeTag,
     PointsIn,
@@ -208,16 +203,12 @@ def _read(
             # Every series stops where the next page starts, so no point comes twice.
             keep = ts < next_start
             ts, v = ts[keep], v[keep]
-        if epoch:
-            data = points_array(number_fields(epoch_array(ts)), v, text=False)
-        else:
-            data = points_array(format_codes(ts, out_zone), v)
         answer.append(
             {
                 "node_id": node.node_id,
                 "node_uuid": str(node.uuid),
                 "tag": series.name,
-                "data": data,
+                "data": FORMATTED.points_array(ts, v, None if epoch else out_zone),
             }
         )
     return answer, next_start

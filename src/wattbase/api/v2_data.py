@@ -15,15 +15,16 @@ from fastapi.concurrency import run_in_threadpool
 from msgspec import Meta
 
 from wattbase.api.deps import SettingsDep, StoreDep, V2Caller
+from wattbase.api.formatted_points import FORMATTED
 from wattbase.api.openapi import COMMON, errors
-from wattbase.api.points_json import decode, json_bytes, points_array
+from wattbase.api.points_json import decode, json_bytes
 from wattbase.api.query_params import parameters, query_of
 from wattbase.api.reads import Opener, answer_read
 from wattbase.core.access import READ, WRITE, require
 from wattbase.core.clock import zone
 from wattbase.core.reads import ReadSpec
 from wattbase.core.series import get_series
-from wattbase.core.timestamps import format_codes, format_one, parse_many
+from wattbase.core.timestamps import format_one, parse_many
 from wattbase.core.units import into_series_unit, read_in_unit
 from wattbase.core.writes import ByUuid, PointsIn, check_point_count, check_values, write_points
 from wattbase.errors import InvalidRequest
@@ -216,7 +217,7 @@ def _data(page: PointsPage, spec: ReadSpec, stop: int | None) -> msgspec.Raw:
         # Every series stops where the next page starts, so no point comes twice.
         keep = ts < stop
         ts, v = ts[keep], v[keep]
-    return points_array(format_codes(ts, UTC if spec.precision is None else spec.tz), v)
+    return FORMATTED.points_array(ts, v, UTC if spec.precision is None else spec.tz)
 
 
 def _answer(request: Request, body: object, next_start: int | None) -> Response:

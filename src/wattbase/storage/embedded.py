@@ -753,8 +753,9 @@ def _cut(
         ts, v = ts[keep], v[keep]
     if descending:
         ts, v = ts[::-1], v[::-1]
-    # Copies: the cached arrays are read-only, and answers are the caller's to change.
-    return ts[:limit].copy(), v[:limit].copy()
+    # Views of the cached arrays, read-only as they are: a caller cannot change what the next
+    # read answers, and the API writes the JSON of such views once (``formatted_points``).
+    return ts[:limit], v[:limit]
 
 
 def _stored(result: dict[str, Any]) -> tuple[Micros, Values]:
