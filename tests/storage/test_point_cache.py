@@ -84,6 +84,24 @@ def test_a_series_is_kept_on_its_second_read(cached: tuple[EmbeddedStore, int]) 
     assert _held(store, sid)
 
 
+def test_a_cached_series_is_answered_with_arrays_no_caller_can_change(
+    cached: tuple[EmbeddedStore, int],
+) -> None:
+    store, sid = cached
+    _write(store, sid, list(range(0, 100)), 1.0, WriteMode.INSERT)
+    _read(store, sid)
+    _read(store, sid)
+    assert _held(store, sid)
+    ts, v = _read(store, sid, limit=10)
+    with pytest.raises(ValueError, match="read-only"):
+        v[0] = 2.0
+    with pytest.raises(ValueError, match="read-only"):
+        ts += 1
+    again_ts, again_v = _read(store, sid, limit=10)
+    assert np.array_equal(again_ts, BASE + np.arange(10) * MINUTE)
+    assert np.array_equal(again_v, np.ones(10))
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     bounds=st.tuples(st.integers(-5, 1010), st.integers(-5, 1010)),

@@ -3,10 +3,10 @@
 Raw reads of a series that the embedded store holds in memory answer read-only views of
 the series' arrays (see ``embedded_point_cache``), and such arrays never change: a change
 to the series makes new ones. Dashboards read the same series over and over, and writing
-the points' JSON was the larger part of such a read (a quarter of 10-minute points: 0.9 of
-1.3 ms). So the JSON of each block of ``BLOCK`` points of those arrays is kept, with where
-each point's record starts in it, and a read that comes back to the same points joins
-slices of the blocks instead of writing them again.
+the points' JSON took 45% of the event loop's time under the benchmark's mixed load (day,
+month and quarter reads; py-spy). So the JSON of each block of ``BLOCK`` points of those
+arrays is kept, with where each point's record starts in it, and a read that comes back to
+the same points joins slices of the blocks instead of writing them again.
 
 - Only views of read-only arrays are answered from blocks; anything else (PostgreSQL's
   answers, converted values, filtered points) is written as before by ``points_array``.

@@ -85,7 +85,10 @@ class Session(Protocol):
         values: ValueFilter,
         limit: int,
         descending: bool = False,
-    ) -> tuple[Micros, Values]: ...
+    ) -> tuple[Micros, Values]:
+        """Times and values of ``sid`` in ``span``; arrays that may be read-only views of
+        points held in memory, which the caller must not change."""
+        ...
 
     def aggregate_points(
         self,
