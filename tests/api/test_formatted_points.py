@@ -110,3 +110,12 @@ def test_room_is_kept_by_dropping_the_least_recently_used() -> None:
         assert written(cache, ts[page], v[page], "UTC") == afresh(ts[page], v[page], "UTC")
         assert cache.held <= cache.room
     assert [key[3] for key in cache._blocks] == [6, 7]
+
+
+@pytest.mark.parametrize("clock", CLOCKS)
+def test_views_that_skip_or_reverse_points_are_written_afresh(clock: str | None) -> None:
+    ts, v = series(BLOCK)
+    cache = FormattedPoints(1 << 30)
+    for step in (slice(None, None, -1), slice(0, 400, 2)):
+        assert written(cache, ts[step], v[step], clock) == afresh(ts[step], v[step], clock)
+    assert cache.held == 0

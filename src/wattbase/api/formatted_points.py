@@ -34,13 +34,13 @@ import numpy.typing as npt
 from wattbase.api.points_json import epoch_array, number_fields, point_records, points_array
 from wattbase.core.timestamps import format_codes
 from wattbase.model.points import Micros, Values
+from wattbase.model.query import MICROS_PER_SECOND
 
 # Points per block: small enough that the first read of a day of a series writes little
 # more than it answers, large enough that a read of a year joins a few dozen slices.
 BLOCK = 2048
 # Bytes of blocks kept by ``FORMATTED``: about 25 series of a year of 10-minute points.
 ROOM = 64 << 20
-_SECOND = 1_000_000
 
 
 class _Block(NamedTuple):
@@ -87,7 +87,7 @@ class FormattedPoints:
                 block = self._put(key, _write(whole_ts, whole_v, number, clock))
             blocks.append((number, block))
         whole = {b.whole_seconds for _, b in blocks}
-        if whole != {True} and (whole != {False} or bool((ts % _SECOND == 0).all())):
+        if whole != {True} and (whole != {False} or bool((ts % MICROS_PER_SECOND == 0).all())):
             # Blocks with fractions written where this page has none, or the other way.
             return _fresh(ts, v, clock)
         pieces: list[memoryview] = []
@@ -138,9 +138,8 @@ def _source(ts: Micros, v: Values) -> tuple[Micros, Values, int] | None:
         return None
     if whole_ts.dtype != np.int64 or whole_v.dtype != np.float64 or len(whole_ts) != len(whole_v):
         return None
-    if whole_ts.ndim != 1 or ts.strides != (8,) or v.strides != (8,):
-        return None
-    if whole_ts.strides != (8,) or whole_v.strides != (8,):
+    # One-dimensional and contiguous, all four: offsets then count points.
+    if {ts.strides, v.strides, whole_ts.strides, whole_v.strides} != {(8,)}:
         return None
     offset = ts.__array_interface__["data"][0] - whole_ts.__array_interface__["data"][0]
     if offset != v.__array_interface__["data"][0] - whole_v.__array_interface__["data"][0]:
@@ -171,7 +170,7 @@ def _write(whole_ts: Micros, whole_v: Values, number: int, clock: ZoneInfo | Non
         # Numbers and timestamps hold no NUL, so every NUL is padding.
         json=padded.replace(b"\0", b""),
         starts=starts,
-        whole_seconds=bool((ts % _SECOND == 0).all()),
+        whole_seconds=bool((ts % MICROS_PER_SECOND == 0).all()),
     )
 
 
